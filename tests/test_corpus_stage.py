@@ -1,0 +1,82 @@
+"""The `corpus` stage as users run it: through params, in parallel, and through DVC."""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipeline import params as params_io
+from pipeline.corpus import CorpusParams, run
+from pipeline.manifest import read_manifest
+from pipeline.parallel import ParallelParams
+from pipeline.synth.generator import SyntheticParams
+from tests.conftest import REPO
+
+
+def _tree_hashes(root: Path) -> dict[str, str]:
+    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_outputs_are_identical_across_worker_counts(tmp_path: Path):
+    corpus = CorpusParams(synthetic=SyntheticParams(speakers=2, utterances_per_speaker=2, seed=3))
+    results = {}
+    for n_jobs in (1, 2):
+        out = tmp_path / f"jobs{n_jobs}"
+        run(corpus, ParallelParams(n_jobs=n_jobs), out / "corpus", out / "manifest.jsonl",
+            out / "rejects.tsv", out / "metrics.json")
+        manifest = (out / "manifest.jsonl").read_text().replace(str(out), "OUT")
+        results[n_jobs] = (_tree_hashes(out / "corpus"), manifest, (out / "metrics.json").read_text())
+        assert not (out / "corpus.partial").exists()
+    assert results[1] == results[2]
+    assert len(read_manifest(tmp_path / "jobs1" / "manifest.jsonl")) == 4
+
+
+def test_unknown_params_keys_are_named():
+    with pytest.raises(ValueError, match=r"unknown key\(s\) in 'corpus.synthetic': speaker"):
+        params_io.section(CorpusParams, {"synthetic": {"speaker": 2}}, "corpus")
+
+
+def test_repo_params_file_parses_into_every_section():
+    values = params_io.load(REPO / "params.yaml")
+    corpus = params_io.section(CorpusParams, values["corpus"], "corpus")
+    assert corpus.source == "synthetic" and corpus.synthetic.speakers >= 1
+    params_io.section(ParallelParams, values["parallel"], "parallel")
+
+
+def _copy_repo(destination: Path) -> Path:
+    """The repo's tracked-looking files (no .venv, data, caches, git history) in a new git repo."""
+    ignore = shutil.ignore_patterns(".venv", ".git", "data", "metrics", "__pycache__", "*.egg-info",
+                                    ".pytest_cache", "cache", "tmp", "dvc.lock")
+    shutil.copytree(REPO, destination, ignore=ignore)
+    (destination / "data").mkdir()
+    subprocess.run(["git", "init", "-q"], cwd=destination, check=True)
+    return destination
+
+
+@pytest.mark.slow
+def test_dvc_repro_corpus_in_a_fresh_copy(tmp_path: Path):
+    repo = _copy_repo(tmp_path / "repo")
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["corpus"]["synthetic"].update(speakers=1, utterances_per_speaker=3)
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    dvc = [sys.executable, "-m", "dvc"]
+
+    first = subprocess.run(dvc + ["repro", "corpus"], cwd=repo, env=env, capture_output=True, text=True)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert len(read_manifest(repo / "data/manifest.jsonl")) == 3
+    assert len(list((repo / "data/corpus/video/s1").glob("*.mpg"))) == 3
+    assert (repo / "metrics/corpus.json").is_file() and (repo / "dvc.lock").is_file()
+
+    second = subprocess.run(dvc + ["repro", "corpus"], cwd=repo, env=env, capture_output=True, text=True)
+    assert second.returncode == 0 and "didn't change" in second.stdout, second.stdout + second.stderr
+
+    metrics = subprocess.run(dvc + ["metrics", "show"], cwd=repo, env=env, capture_output=True, text=True)
+    assert "utterances" in metrics.stdout and "3" in metrics.stdout, metrics.stdout + metrics.stderr
