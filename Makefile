@@ -13,6 +13,9 @@ $(STAMP): pyproject.toml constraints.txt
 	# The CPU build of torch first, so nothing pulls a CUDA build; a torch already here (CUDA) stays.
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	# face-alignment (the FAN landmarks backend) without its declared deps: they would replace
+	# the headless OpenCV with the GUI one. What it needs is in pyproject.toml.
+	$(BIN)/python -m pip install --quiet --no-deps "face-alignment==1.5.0"
 	touch $(STAMP)
 
 repro: $(STAMP)
@@ -23,6 +26,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.corpus
+	$(BIN)/python -m bench.landmarks
 
 clean-venv:
 	rm -rf $(VENV)

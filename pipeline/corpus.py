@@ -148,4 +148,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # Run the imported module's main, so workers unpickle pipeline.corpus.*, not __main__.*.
+    from pipeline.corpus import main as stage_main
+
+    stage_main()

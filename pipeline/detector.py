@@ -32,14 +32,19 @@ class DlibLandmarker:
         self._detector = dlib.get_frontal_face_detector()
         self._predictor = dlib.shape_predictor(face_recognition_models.pose_predictor_model_location())
 
-    def detect(self, image: np.ndarray) -> FaceLandmarks | None:
-        """The largest face in an RGB or grayscale uint8 image, or None."""
+    def find_box(self, image: np.ndarray) -> tuple[int, int, int, int] | None:
+        """The box (left, top, right, bottom) of the largest face in an RGB or grayscale uint8
+        image, or None."""
         faces = self._detector(image, self.upsample)
         if len(faces) == 0:
             return None
         largest = max(faces, key=lambda r: r.width() * r.height())
-        box = (largest.left(), largest.top(), largest.right(), largest.bottom())
-        return FaceLandmarks(box, self.predict(image, box))
+        return (largest.left(), largest.top(), largest.right(), largest.bottom())
+
+    def detect(self, image: np.ndarray) -> FaceLandmarks | None:
+        """The largest face and its landmarks, or None."""
+        box = self.find_box(image)
+        return None if box is None else FaceLandmarks(box, self.predict(image, box))
 
     def predict(self, image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
         """68 landmarks (float32, 68 x 2) fitted inside a known face box."""

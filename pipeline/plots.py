@@ -28,13 +28,28 @@ def _moments(utterance: Utterance, n_frames: int, columns: int) -> list[tuple[in
     return [(int(i), f"frame {int(i)}") for i in np.linspace(0, n_frames - 1, columns)]
 
 
+def _first_per_speaker(utterances: list[Utterance]) -> list[Utterance]:
+    first: dict[str, Utterance] = {}
+    for utterance in sorted(utterances, key=lambda u: u.id):
+        first.setdefault(utterance.speaker, utterance)
+    return [first[speaker] for speaker in sorted(first)]
+
+
+def write_grid(rows: list[list[np.ndarray]], path: Path) -> None:
+    """Tiles (RGB, same size within a row) laid out row by row on white, written as PNG."""
+    rows = [np.concatenate(tiles, axis=1) for tiles in rows if tiles]
+    if not rows:
+        return
+    width = max(r.shape[1] for r in rows)
+    rows = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), cv2.cvtColor(np.concatenate(rows), cv2.COLOR_RGB2BGR))
+
+
 def corpus_sheet(utterances: list[Utterance], path: Path, columns: int = 7, scale: float = 0.5) -> None:
     """One row per speaker (first utterance of each): frames at word midpoints, labelled."""
-    first_of_speaker: dict[str, Utterance] = {}
-    for utterance in sorted(utterances, key=lambda u: u.id):
-        first_of_speaker.setdefault(utterance.speaker, utterance)
     rows = []
-    for speaker, utterance in sorted(first_of_speaker.items()):
+    for utterance in _first_per_speaker(utterances):
         try:
             frames = read_video(Path(utterance.video))
         except MediaError:
@@ -43,11 +58,46 @@ def corpus_sheet(utterances: list[Utterance], path: Path, columns: int = 7, scal
         for index, word in _moments(utterance, len(frames), columns):
             small = cv2.resize(frames[index], None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
             tiles.append(_label(small, f"{utterance.id} {word}" if not tiles else word))
-        blank = np.full_like(tiles[0], 255)
-        rows.append(np.concatenate(tiles + [blank] * (columns - len(tiles)), axis=1))
-    if not rows:
-        return
-    width = max(r.shape[1] for r in rows)
-    rows = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(path), cv2.cvtColor(np.concatenate(rows), cv2.COLOR_RGB2BGR))
+        rows.append(tiles)
+    write_grid(rows, path)
+
+
+STATUS_COLOURS = {0: (255, 0, 0), 1: (0, 200, 0), 2: (0, 160, 255), 3: (255, 160, 0)}
+
+
+def landmarks_sheet(items: list[tuple[Utterance, np.ndarray, np.ndarray]], path: Path, columns: int = 6,
+                    scale: float = 0.75) -> None:
+    """One row per speaker: frames with their 68 landmarks drawn, coloured by status (green
+    detected, blue tracked, orange interpolated, red missing), cropped around the face."""
+    from pipeline.tracking import STATUS_NAMES
+
+    by_id = {u.id: (u, points, status) for u, points, status in items}
+    rows = []
+    for utterance in _first_per_speaker([u for u, _, _ in items]):
+        _, points, status = by_id[utterance.id]
+        frames = read_video(Path(utterance.video))
+        tiles = []
+        for t in np.linspace(0, len(frames) - 1, columns).astype(int):
+            frame = frames[t].copy()
+            for x, y in points[t]:
+                cv2.circle(frame, (int(round(x)), int(round(y))), 2, STATUS_COLOURS[int(status[t])], -1, cv2.LINE_AA)
+            low = np.maximum(points[t].min(axis=0) - 20, 0).astype(int)
+            high = np.minimum(points[t].max(axis=0) + 20, frame.shape[1::-1]).astype(int)
+            face = cv2.resize(frame[low[1]:high[1], low[0]:high[0]], (int(160 * scale), int(180 * scale)))
+            caption = f"{utterance.id} t={t}" if not tiles else f"t={t} {STATUS_NAMES[int(status[t])]}"
+            tiles.append(_label(face, caption))
+        rows.append(tiles)
+    write_grid(rows, path)
+
+
+def crops_sheet(items: list[tuple[str, np.ndarray]], path: Path, columns: int = 10, zoom: int = 2) -> None:
+    """One row per utterance: evenly spaced mouth crops, enlarged."""
+    rows = []
+    for utterance_id, crops in items:
+        tiles = []
+        for t in np.linspace(0, len(crops) - 1, columns).astype(int):
+            crop = crops[t] if crops.ndim == 4 else cv2.cvtColor(crops[t], cv2.COLOR_GRAY2RGB)
+            big = cv2.resize(crop, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_NEAREST)
+            tiles.append(_label(big, f"{utterance_id} t={t}" if not tiles else f"t={t}"))
+        rows.append(tiles)
+    write_grid(rows, path)

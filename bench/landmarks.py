@@ -1,0 +1,114 @@
+"""Benchmark: landmarks + mouth crops with keyframe tracking, against per-frame detection.
+
+    python -m bench.landmarks [--speakers 2] [--utterances 8]
+
+One process, the same generated videos for every row (frames/s, higher is better):
+- tracking: this project's landmarks (detect every `detect_every` frames, track between) plus
+  fixed mouth crops, from one decode (the pipeline's two stages decode twice: +1 decode-only);
+- per-frame detection: HOG detector at upsample 1 on every frame, then the predictor, then the
+  crops (what AV-HuBERT's preparation does);
+- floor: decode + the 68-point predictor on every frame in a known box (no detection at all);
+- decode only.
+Also the mean distance of the 20 mouth points between tracking and per-frame detection.
+Targets: tracking >= 5x per-frame detection, >= 70% of the floor, mouth difference <= 1.5 px.
+"""
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.crop import CropParams, mouth_crops
+from pipeline.detector import DlibLandmarker
+from pipeline.landmarks import LandmarksParams, process
+from pipeline.tracking import finish, track
+from pipeline.media import read_video
+from pipeline.parallel import pin_threads
+from pipeline.sources import Checks, GridLayout, check, find_grid
+from pipeline.synth.generator import SyntheticParams, generate, plan
+
+
+def _timed(function, utterance, repeats: int = 3) -> tuple[float, object]:
+    """Best of `repeats` wall times (the machine's load only ever adds time) and the result."""
+    best, result = float("inf"), None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = function(utterance)
+        best = min(best, time.perf_counter() - start)
+    return best, result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--speakers", type=int, default=2)
+    parser.add_argument("--utterances", type=int, default=8, help="per speaker")
+    parser.add_argument("--detect-every", type=int, default=LandmarksParams.detect_every)
+    args = parser.parse_args()
+    pin_threads()  # one native thread, as in the stage's workers
+    params = LandmarksParams(detect_every=args.detect_every)
+    crop = CropParams()
+    with tempfile.TemporaryDirectory() as scratch:
+        for job in plan(Path(scratch), SyntheticParams(args.speakers, args.utterances, seed=11)):
+            generate(job)
+        utterances = [check(c, Checks()) for c in find_grid(Path(scratch), GridLayout())]
+        landmarker = DlibLandmarker(upsample=params.upsample)
+        per_frame_detector = DlibLandmarker(upsample=1)
+        process(utterances[0], params)  # load the models before timing
+
+        def tracking(utterance):
+            frames = read_video(Path(utterance.video), grayscale=True)
+            result = finish(track(frames, landmarker, params.tracking), params.smoothing_window)
+            mouth_crops(frames, result.points, crop)
+            return result
+
+        def per_frame(utterance):
+            frames = read_video(Path(utterance.video), grayscale=True)
+            points = []
+            for frame in frames:
+                found = per_frame_detector.detect(frame)
+                points.append(found.points if found is not None else np.full((68, 2), np.nan, np.float32))
+            points = np.stack(points)
+            mouth_crops(frames, points, crop)
+            return points
+
+        def floor(utterance, boxes):
+            frames = read_video(Path(utterance.video), grayscale=True)
+            return [landmarker.predict(f, tuple(int(v) for v in b)) for f, b in zip(frames, boxes)]
+
+        # Interleaved per video, best of three, so that load changes on the machine touch every
+        # method alike; per-frame detection (20x slower) runs once.
+        seconds = dict.fromkeys(("tracking", "per-frame", "floor", "decode"), 0.0)
+        tracked, detected = [], []
+        for utterance in utterances:
+            elapsed, result = _timed(tracking, utterance)
+            seconds["tracking"] += elapsed
+            tracked.append(result)
+            elapsed, result = _timed(per_frame, utterance, repeats=1)
+            seconds["per-frame"] += elapsed
+            detected.append(result)
+            seconds["floor"] += _timed(lambda u: floor(u, tracked[-1].boxes), utterance)[0]
+            seconds["decode"] += _timed(lambda u: read_video(Path(u.video), grayscale=True), utterance)[0]
+        tracked_time, per_frame_time, floor_time, decode_time = seconds.values()
+
+    frames = sum(len(r.points) for r in tracked)
+    difference = np.nanmean([np.linalg.norm(r.points[:, 48:68] - d[:, 48:68], axis=2) for r, d in zip(tracked, detected)])
+    rows = [
+        (f"tracking (detect every {params.detect_every}) + crops", tracked_time),
+        ("per-frame detection (HOG upsample 1) + crops", per_frame_time),
+        ("floor: decode + predictor in a known box", floor_time),
+        ("decode only", decode_time),
+    ]
+    print(f"\nlandmarks + mouths, {len(utterances)} videos, {frames} frames, one process, best of 3 per video\n")
+    print(f"| {'what':<46} | {'frames/s':>9} | {'ms/frame':>8} | {'vs per-frame':>12} | {'vs floor':>8} |")
+    print(f"|{'-' * 48}|{'-' * 11}|{'-' * 10}|{'-' * 14}|{'-' * 10}|")
+    for what, seconds in rows:
+        print(f"| {what:<46} | {frames / seconds:>9.0f} | {1000 * seconds / frames:>8.2f} | "
+              f"{per_frame_time / seconds:>11.1f}x | {floor_time / seconds:>7.0%} |")
+    print(f"\nmean mouth-point distance, tracking vs per-frame detection: {difference:.2f} px")
+
+
+if __name__ == "__main__":
+    main()
