@@ -27,6 +27,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.corpus
 	$(BIN)/python -m bench.landmarks
+	$(BIN)/python -m bench.dataset
 
 clean-venv:
 	rm -rf $(VENV)

@@ -16,7 +16,6 @@ import logging
 import os
 import re
 import shutil
-import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +24,7 @@ from pipeline import params as params_io
 from pipeline.manifest import Reject, Utterance, write_json, write_manifest, write_rejects
 from pipeline.parallel import ParallelParams, parallel_map
 from pipeline.plots import corpus_sheet
+from pipeline.stage import StageError, run_stage
 from pipeline.sources import (Candidate, Checks, FolderLayout, GridLayout, LombardLayout, check,
                               find_folder, find_grid, find_lombardgrid)
 from pipeline.synth.generator import SyntheticParams, generate, plan
@@ -45,10 +45,6 @@ class CorpusParams:
     lombardgrid: LombardLayout = field(default_factory=LombardLayout)
     folder: FolderLayout = field(default_factory=FolderLayout)
     checks: Checks = field(default_factory=Checks)
-
-
-class StageError(Exception):
-    """The stage cannot produce a usable result; the message says why."""
 
 
 def generate_corpus(out: Path, synthetic: SyntheticParams, parallel: ParallelParams) -> None:
@@ -136,15 +132,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sheet", type=Path, default=Path("plots/corpus.png"),
                         help="contact sheet: a row of frames per speaker, labelled with the words")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    values = params_io.load(args.params)
-    try:
-        corpus = params_io.section(CorpusParams, values.get("corpus"), "corpus")
-        parallel = params_io.section(ParallelParams, values.get("parallel"), "parallel")
-        run(corpus, parallel, args.out, args.manifest, args.rejects, args.metrics, args.sheet)
-    except (StageError, ValueError) as error:
-        log.error("%s", error)
-        sys.exit(1)
+    run_stage(log, lambda values: run(
+        params_io.section(CorpusParams, values.get("corpus"), "corpus"),
+        params_io.section(ParallelParams, values.get("parallel"), "parallel"),
+        args.out, args.manifest, args.rejects, args.metrics, args.sheet), args.params)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import functools
 import logging
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from pipeline.manifest import Reject, Utterance, read_manifest, write_json, writ
 from pipeline.media import MediaError, read_video
 from pipeline.parallel import ParallelParams, parallel_map
 from pipeline.plots import landmarks_sheet
+from pipeline.stage import StageError, run_stage
 from pipeline.store import StoreParams, StoreWriter
 from pipeline.tracking import MISSING, STATUS_NAMES, TrackingParams, finish, quality, track
 
@@ -146,9 +146,9 @@ def run(params: LandmarksParams, store: StoreParams, parallel: ParallelParams, m
                  summary["utterances"], summary["rejected"], 100 * summary["detected"],
                  100 * summary["tracked"], 100 * summary["interpolated"])
         if not results:
-            raise ValueError(f"no utterance has a usable face; reasons in {rejects_path}")
+            raise StageError(f"no utterance has a usable face; reasons in {rejects_path}")
         if summary["reject_fraction"] > params.max_reject_fraction:
-            raise ValueError(f"{summary['reject_fraction']:.0%} of utterances rejected, more than "
+            raise StageError(f"{summary['reject_fraction']:.0%} of utterances rejected, more than "
                              f"landmarks.max_reject_fraction {params.max_reject_fraction:.0%}; reasons in {rejects_path}")
     if sheet is not None:
         by_id = {u.id: u for u in utterances}
@@ -166,16 +166,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--per-utterance", type=Path, default=Path("metrics/landmarks_per_utterance.json"))
     parser.add_argument("--sheet", type=Path, default=Path("plots/landmarks.png"))
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    values = params_io.load(args.params)
-    try:
-        run(params_io.section(LandmarksParams, values.get("landmarks"), "landmarks"),
-            params_io.section(StoreParams, values.get("store"), "store"),
-            params_io.section(ParallelParams, values.get("parallel"), "parallel"),
-            args.manifest, args.out, args.rejects, args.metrics, args.per_utterance, args.sheet)
-    except ValueError as error:
-        log.error("%s", error)
-        sys.exit(1)
+    run_stage(log, lambda values: run(
+        params_io.section(LandmarksParams, values.get("landmarks"), "landmarks"),
+        params_io.section(StoreParams, values.get("store"), "store"),
+        params_io.section(ParallelParams, values.get("parallel"), "parallel"),
+        args.manifest, args.out, args.rejects, args.metrics, args.per_utterance, args.sheet), args.params)
 
 
 if __name__ == "__main__":

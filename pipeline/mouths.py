@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import functools
 import logging
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +21,7 @@ from pipeline.manifest import Utterance, read_manifest
 from pipeline.media import read_video
 from pipeline.parallel import ParallelParams, parallel_map
 from pipeline.plots import crops_sheet
+from pipeline.stage import run_stage
 from pipeline.store import StoreParams, StoreReader, StoreWriter
 
 log = logging.getLogger("pipeline.mouths")
@@ -71,16 +71,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=Path("data/mouths"))
     parser.add_argument("--sheet", type=Path, default=Path("plots/mouths.png"))
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    values = params_io.load(args.params)
-    try:
-        run(params_io.section(CropParams, values.get("mouths"), "mouths"),
-            params_io.section(StoreParams, values.get("store"), "store"),
-            params_io.section(ParallelParams, values.get("parallel"), "parallel"),
-            args.manifest, args.landmarks, args.out, args.sheet)
-    except (ValueError, FileNotFoundError) as error:
-        log.error("%s", error)
-        sys.exit(1)
+    run_stage(log, lambda values: run(
+        params_io.section(CropParams, values.get("mouths"), "mouths"),
+        params_io.section(StoreParams, values.get("store"), "store"),
+        params_io.section(ParallelParams, values.get("parallel"), "parallel"),
+        args.manifest, args.landmarks, args.out, args.sheet), args.params)
 
 
 if __name__ == "__main__":

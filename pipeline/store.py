@@ -50,7 +50,7 @@ class _ZarrBackend:
             name: self.group.create_array(
                 name, shape=(0, *shape), dtype=dtype, chunks=(chunk_frames, *shape),
                 shards=(shard_frames, *shape),
-                compressors=BloscCodec(cname="zstd", clevel=3, shuffle="shuffle"),
+                compressors=BloscCodec(cname="zstd", clevel=3, shuffle="bitshuffle"),
             )
             for name, (shape, dtype) in fields.items()
         }
@@ -187,6 +187,7 @@ class StoreReader:
         if self.format == "hdf5" and _signature(self.path) != _HDF5_SIGNATURE:
             raise ValueError(f"{self.path} is neither a Zarr folder nor an HDF5 file")
         self._handle = None
+        self._arrays: dict = {}
         self.attrs = self._read_attrs()
         self.ids: list[str] = list(self.attrs["ids"])
         self.lengths = dict(zip(self.ids, self.attrs["lengths"]))
@@ -203,6 +204,7 @@ class StoreReader:
 
     def _open(self):
         if self._handle is None:
+            self._arrays = {}
             if self.format == "zarr":
                 import zarr
 
@@ -212,6 +214,13 @@ class StoreReader:
 
                 self._handle = h5py.File(self.path, "r")
         return self._handle
+
+    def _array(self, name: str):
+        """The field's array, opened once (opening a Zarr array reads its metadata file)."""
+        handle = self._open()
+        if name not in self._arrays:
+            self._arrays[name] = handle[name]
+        return self._arrays[name]
 
     @property
     def fields(self) -> list[str]:
@@ -229,11 +238,14 @@ class StoreReader:
             raise KeyError(f"{utterance_id} is not in the store {self.path}")
         start = self._offsets[utterance_id]
         stop = start + self.lengths[utterance_id]
-        handle = self._open()
-        return {name: np.asarray(handle[name][start:stop]) for name in (fields or self.fields)}
+        return {name: np.asarray(self._array(name)[start:stop]) for name in (fields or self.fields)}
+
+    def close(self) -> None:
+        """Forget open handles; the next read opens them again (e.g. in a forked worker)."""
+        self._handle, self._arrays = None, {}
 
     def __getstate__(self) -> dict:
-        return {**self.__dict__, "_handle": None}
+        return {**self.__dict__, "_handle": None, "_arrays": {}}
 
 
 def open_store(path: Path) -> StoreReader:

@@ -60,23 +60,42 @@ def _copy_repo(destination: Path) -> Path:
     return destination
 
 
-@pytest.mark.slow
-def test_dvc_repro_corpus_in_a_fresh_copy(tmp_path: Path):
-    repo = _copy_repo(tmp_path / "repo")
+def _edit_params(repo: Path, **sections) -> None:
     params = yaml.safe_load((repo / "params.yaml").read_text())
-    params["corpus"]["synthetic"].update(speakers=1, utterances_per_speaker=3)
+    for section, values in sections.items():
+        target = params
+        for key in section.split("."):
+            target = target[key]
+        target.update(values)
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def _dvc(repo: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    dvc = [sys.executable, "-m", "dvc"]
+    done = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=repo, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, f"dvc {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
+    return done
 
-    first = subprocess.run(dvc + ["repro", "corpus"], cwd=repo, env=env, capture_output=True, text=True)
-    assert first.returncode == 0, first.stdout + first.stderr
-    assert len(read_manifest(repo / "data/manifest.jsonl")) == 3
+
+@pytest.mark.slow
+def test_dvc_repro_runs_the_pipeline_in_a_fresh_copy(tmp_path: Path):
+    repo = _copy_repo(tmp_path / "repo")
+    _edit_params(repo, **{"corpus.synthetic": {"speakers": 2, "utterances_per_speaker": 3},
+                          "split": {"train": 0.34, "val": 0.33}})
+    first = _dvc(repo, "repro")
+    for stage in ("corpus", "landmarks", "mouths", "derivatives", "mels", "split", "stats"):
+        assert f"Running stage '{stage}'" in first.stdout, first.stdout
+    assert len(read_manifest(repo / "data/manifest.jsonl")) == 6
     assert len(list((repo / "data/corpus/video/s1").glob("*.mpg"))) == 3
-    assert (repo / "metrics/corpus.json").is_file() and (repo / "dvc.lock").is_file()
+    assert (repo / "metrics/corpus.json").is_file() and (repo / "data/stats.json").is_file()
+    for picture in ("corpus", "landmarks", "mouths"):
+        assert (repo / f"plots/{picture}.png").stat().st_size > 5_000
 
-    second = subprocess.run(dvc + ["repro", "corpus"], cwd=repo, env=env, capture_output=True, text=True)
-    assert second.returncode == 0 and "didn't change" in second.stdout, second.stdout + second.stderr
+    second = _dvc(repo, "repro")
+    assert "Running stage" not in second.stdout, second.stdout
+    assert "utterances" in _dvc(repo, "metrics", "show").stdout
 
-    metrics = subprocess.run(dvc + ["metrics", "show"], cwd=repo, env=env, capture_output=True, text=True)
-    assert "utterances" in metrics.stdout and "3" in metrics.stdout, metrics.stdout + metrics.stderr
+    _edit_params(repo, audio={"n_mels": 40})
+    third = _dvc(repo, "repro")
+    ran = sorted(line.split("'")[1] for line in third.stdout.splitlines() if line.startswith("Running stage"))
+    assert ran == ["mels", "stats"], third.stdout

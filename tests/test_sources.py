@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from pipeline import grid
-from pipeline.corpus import CorpusParams, StageError, run
+from pipeline.corpus import CorpusParams, run
+from pipeline.stage import StageError
 from pipeline.manifest import read_manifest, read_rejects
 from pipeline.media import VIDEO_TRACK, write_video, write_wav
 from pipeline.parallel import ParallelParams
