@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.corpus
 	$(BIN)/python -m bench.landmarks
 	$(BIN)/python -m bench.dataset
+	$(BIN)/python -m bench.train
 
 clean-venv:
 	rm -rf $(VENV)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.common import markdown_table
 from pipeline.corpus import generate_corpus
 from pipeline.media import write_video
 from pipeline.parallel import ParallelParams
@@ -71,13 +72,8 @@ def main() -> None:
     total = sum(parts.values())
     rows += [(f"  part: {name}", f"{ms / total:.0%}", f"{ms:.1f} ms/utt") for name, ms in parts.items()]
     rows.append(("  parts, one process", f"{1000 / total:.1f} utt/s", f"{total:.1f} ms/utt"))
-    width = max(len(r[0]) for r in rows)
     print(f"\nembedded corpus generation, {n} utterances ({args.speakers} speakers x {args.utterances})\n")
-    print(f"| {'what':<{width}} | {'rate / share':>12} | {'time':>12} |")
-    print(f"|{'-' * (width + 2)}|{'-' * 14}|{'-' * 14}|")
-    for what, rate, time_ in rows:
-        print(f"| {what:<{width}} | {rate:>12} | {time_:>12} |")
-
+    print(markdown_table(["what", "rate / share", "time"], rows))
 
 if __name__ == "__main__":
     main()

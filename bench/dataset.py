@@ -19,20 +19,15 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from pipeline import derivatives, mels, stats
+from bench.common import feature_stores, markdown_table, prepare
+from pipeline import derivatives
 from pipeline.audio import AudioParams, log_mel
 from pipeline.crop import CropParams, mouth_crops
 from pipeline.dataset import LipSpeechDataset, Normalizer, collate, worker_init_fn
 from pipeline.features import video_features
-from pipeline.landmarks import LandmarksParams, run as run_landmarks
-from pipeline.manifest import read_manifest, write_manifest
+from pipeline.manifest import read_manifest
 from pipeline.media import read_audio, read_video
-from pipeline.mouths import run as run_mouths
-from pipeline.parallel import ParallelParams
-from pipeline.sources import Checks, GridLayout, check, find_grid
-from pipeline.split import SplitParams, split_ids
 from pipeline.store import StoreParams, StoreReader
-from pipeline.synth.generator import SyntheticParams, generate, plan
 
 
 class OnTheFly(Dataset):
@@ -76,29 +71,18 @@ def main() -> None:
     parser.add_argument("--utterances", type=int, default=16, help="per speaker")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    sequential = ParallelParams(n_jobs=1)
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
-        for job in plan(root / "corpus", SyntheticParams(args.speakers, args.utterances, seed=21)):
-            generate(job)
-        manifest = root / "manifest.jsonl"
-        write_manifest(manifest, [check(c, Checks()) for c in find_grid(root / "corpus", GridLayout())])
-        utterances = read_manifest(manifest)
-        run_landmarks(LandmarksParams(), StoreParams(), ParallelParams(n_jobs=2), manifest, root / "landmarks",
-                      root / "rejects.tsv", root / "m.json", root / "pu.json", None)
-        run_mouths(CropParams(), StoreParams(), sequential, manifest, root / "landmarks", root / "mouths", None)
-        split = root / "split.json"
-        split.write_text(json.dumps(split_ids(utterances, SplitParams(train=0.8, val=0.1))))
-
+        paths = prepare(root, args.speakers, args.utterances)
+        utterances = read_manifest(paths["manifest"])
         rows, disk_rows = [], []
         for store_format in ("zarr", "hdf5"):
-            features, mel_store = root / f"features.{store_format}", root / f"mels.{store_format}"
             start = time.perf_counter()
-            derivatives.run(derivatives.FeatureParams(), StoreParams(store_format), root / "mouths", features)
+            derivatives.run(derivatives.FeatureParams(), StoreParams(store_format), paths["mouths"],
+                            root / f"write_test.{store_format}")
             write_seconds = time.perf_counter() - start
-            mels.run(AudioParams(), StoreParams(store_format), sequential, manifest, mel_store)
-            stats_path = root / f"stats.{store_format}.json"
-            stats.run(features, mel_store, split, manifest, stats_path)
+            stores = feature_stores(root, paths, store_format)
+            features, mel_store, stats_path = stores["features"], stores["mels"], stores["stats"]
             dataset = LipSpeechDataset(
                 [u.id for u in utterances], StoreReader(features), StoreReader(mel_store),
                 json.loads(stats_path.read_text()), {u.id: u.speaker for u in utterances})
@@ -115,22 +99,18 @@ def main() -> None:
             video_bytes = sum(StoreReader(features).read(i)["video"].nbytes for i in dataset.ids)
             disk_rows[-2] += (video_bytes / write_seconds / 1e6,)
         normalizer = dataset.normalizer
-        on_the_fly = DataLoader(OnTheFly(utterances, StoreReader(root / "landmarks"), normalizer), batch_size=8,
+        on_the_fly = DataLoader(OnTheFly(utterances, StoreReader(paths["landmarks"]), normalizer), batch_size=8,
                                 collate_fn=lambda items: ([v for v, _ in items], [m for _, m in items]))
         baseline = _rate(on_the_fly, passes=1)
     print(f"\nreader vs on-the-fly, {len(utterances)} utterances (75 frames, 3 x 64 x 64 int16 video, "
           f"80 x 225 mel), batches of 8\n")
-    print(f"| {'loader':<34} | {'samples/s':>9} | {'vs on-the-fly':>13} |")
-    print(f"|{'-' * 36}|{'-' * 11}|{'-' * 15}|")
-    print(f"| {'on-the-fly (thesis), 0 workers':<34} | {baseline:>9.1f} | {1.0:>12.1f}x |")
-    for what, rate in rows:
-        print(f"| {what:<34} | {rate:>9.1f} | {rate / baseline:>12.1f}x |")
-    print(f"\n| {'store':<22} | {'raw MB':>7} | {'disk MB':>7} | {'ratio':>5} | {'files':>5} | {'write MB/s':>10} |")
-    print(f"|{'-' * 24}|{'-' * 9}|{'-' * 9}|{'-' * 7}|{'-' * 7}|{'-' * 12}|")
-    for what, raw, size, count, *write in disk_rows:
-        speed = f"{write[0]:.0f}" if write else ""
-        print(f"| {what:<22} | {raw / 1e6:>7.1f} | {size / 1e6:>7.1f} | {raw / size:>5.1f} | {count:>5} | {speed:>10} |")
-
+    print(markdown_table(["loader", "samples/s", "vs on-the-fly"],
+                         [["on-the-fly (thesis), 0 workers", f"{baseline:.1f}", "1.0x"]]
+                         + [[what, f"{rate:.1f}", f"{rate / baseline:.1f}x"] for what, rate in rows]))
+    print()
+    print(markdown_table(["store", "raw MB", "disk MB", "ratio", "files", "write MB/s"], [
+        [what, f"{raw / 1e6:.1f}", f"{size / 1e6:.1f}", f"{raw / size:.1f}", count, f"{write[0]:.0f}" if write else ""]
+        for what, raw, size, count, *write in disk_rows]))
 
 if __name__ == "__main__":
     main()

@@ -21,14 +21,15 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.common import markdown_table
 from pipeline.crop import CropParams, mouth_crops
 from pipeline.detector import DlibLandmarker
 from pipeline.landmarks import LandmarksParams, process
-from pipeline.tracking import finish, track
 from pipeline.media import read_video
 from pipeline.parallel import pin_threads
 from pipeline.sources import Checks, GridLayout, check, find_grid
 from pipeline.synth.generator import SyntheticParams, generate, plan
+from pipeline.tracking import finish, track
 
 
 def _timed(function, utterance, repeats: int = 3) -> tuple[float, object]:
@@ -102,11 +103,9 @@ def main() -> None:
         ("decode only", decode_time),
     ]
     print(f"\nlandmarks + mouths, {len(utterances)} videos, {frames} frames, one process, best of 3 per video\n")
-    print(f"| {'what':<46} | {'frames/s':>9} | {'ms/frame':>8} | {'vs per-frame':>12} | {'vs floor':>8} |")
-    print(f"|{'-' * 48}|{'-' * 11}|{'-' * 10}|{'-' * 14}|{'-' * 10}|")
-    for what, seconds in rows:
-        print(f"| {what:<46} | {frames / seconds:>9.0f} | {1000 * seconds / frames:>8.2f} | "
-              f"{per_frame_time / seconds:>11.1f}x | {floor_time / seconds:>7.0%} |")
+    print(markdown_table(["what", "frames/s", "ms/frame", "vs per-frame", "vs floor"], [
+        [what, f"{frames / seconds:.0f}", f"{1000 * seconds / frames:.2f}", f"{per_frame_time / seconds:.1f}x",
+         f"{floor_time / seconds:.0%}"] for what, seconds in rows]))
     print(f"\nmean mouth-point distance, tracking vs per-frame detection: {difference:.2f} px")
 
 

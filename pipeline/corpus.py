@@ -24,9 +24,18 @@ from pipeline import params as params_io
 from pipeline.manifest import Reject, Utterance, write_json, write_manifest, write_rejects
 from pipeline.parallel import ParallelParams, parallel_map
 from pipeline.plots import corpus_sheet
+from pipeline.sources import (
+    Candidate,
+    Checks,
+    FolderLayout,
+    GridLayout,
+    LombardLayout,
+    check,
+    find_folder,
+    find_grid,
+    find_lombardgrid,
+)
 from pipeline.stage import StageError, run_stage
-from pipeline.sources import (Candidate, Checks, FolderLayout, GridLayout, LombardLayout, check,
-                              find_folder, find_grid, find_lombardgrid)
 from pipeline.synth.generator import SyntheticParams, generate, plan
 
 log = logging.getLogger("pipeline.corpus")

@@ -51,12 +51,16 @@ def test_repo_params_file_parses_into_every_section():
 
 
 def _copy_repo(destination: Path) -> Path:
-    """The repo's tracked-looking files (no .venv, data, caches, git history) in a new git repo."""
+    """The repo's tracked-looking files (no .venv, data, caches, git history) in a new git repo
+    with one commit, as a fresh clone has."""
     ignore = shutil.ignore_patterns(".venv", ".git", "data", "metrics", "__pycache__", "*.egg-info",
                                     ".pytest_cache", "cache", "tmp", "dvc.lock")
     shutil.copytree(REPO, destination, ignore=ignore)
     (destination / "data").mkdir()
-    subprocess.run(["git", "init", "-q"], cwd=destination, check=True)
+    git = ["git", "-c", "user.name=test", "-c", "user.email=test@invalid"]
+    subprocess.run(git + ["init", "-q"], cwd=destination, check=True)
+    subprocess.run(git + ["add", "-A"], cwd=destination, check=True)
+    subprocess.run(git + ["commit", "-qm", "copy"], cwd=destination, check=True)  # like a clone: one commit
     return destination
 
 
@@ -71,7 +75,9 @@ def _edit_params(repo: Path, **sections) -> None:
 
 
 def _dvc(repo: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@invalid", "GIT_COMMITTER_NAME": "test",
+           "GIT_COMMITTER_EMAIL": "test@invalid"}
     done = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=repo, env=env, capture_output=True, text=True)
     assert done.returncode == 0, f"dvc {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
     return done
@@ -81,9 +87,11 @@ def _dvc(repo: Path, *args: str) -> subprocess.CompletedProcess:
 def test_dvc_repro_runs_the_pipeline_in_a_fresh_copy(tmp_path: Path):
     repo = _copy_repo(tmp_path / "repo")
     _edit_params(repo, **{"corpus.synthetic": {"speakers": 2, "utterances_per_speaker": 3},
-                          "split": {"train": 0.34, "val": 0.33}})
+                          "split": {"train": 0.34, "val": 0.33},
+                          "model": {"gru_hidden": 16, "conv_channels": 16, "mlp_hidden": 32, "flow_hidden": 16},
+                          "train": {"batch_size": 2, "max_epochs": 1, "window": 16}})
     first = _dvc(repo, "repro")
-    for stage in ("corpus", "landmarks", "mouths", "derivatives", "mels", "split", "stats"):
+    for stage in ("corpus", "landmarks", "mouths", "derivatives", "mels", "split", "stats", "train"):
         assert f"Running stage '{stage}'" in first.stdout, first.stdout
     assert len(read_manifest(repo / "data/manifest.jsonl")) == 6
     assert len(list((repo / "data/corpus/video/s1").glob("*.mpg"))) == 3
@@ -95,7 +103,21 @@ def test_dvc_repro_runs_the_pipeline_in_a_fresh_copy(tmp_path: Path):
     assert "Running stage" not in second.stdout, second.stdout
     assert "utterances" in _dvc(repo, "metrics", "show").stdout
 
+    assert (repo / "data/model.pt").is_file() and (repo / "dvclive/plots/metrics/lr.tsv").is_file()
+
+    # Experiments with another decoder change nothing upstream of `train`.
+    subprocess.run(["git", "add", "-A"], cwd=repo, check=True, capture_output=True)
+    subprocess.run(["git", "-c", "user.name=test", "-c", "user.email=test@invalid", "commit", "-qm", "baseline"],
+                   cwd=repo, check=True, capture_output=True)
+    for decoder in ("mlp", "flow"):
+        experiment = _dvc(repo, "exp", "run", "-S", f"decoder={decoder}")
+        assert _ran(experiment) == ["train"], experiment.stdout
+    shown = _dvc(repo, "exp", "show", "--csv").stdout
+    assert "mlp" in shown and "flow" in shown
+
     _edit_params(repo, audio={"n_mels": 40})
-    third = _dvc(repo, "repro")
-    ran = sorted(line.split("'")[1] for line in third.stdout.splitlines() if line.startswith("Running stage"))
-    assert ran == ["mels", "stats"], third.stdout
+    assert _ran(_dvc(repo, "repro")) == ["mels", "stats", "train"]
+
+
+def _ran(done: subprocess.CompletedProcess) -> list[str]:
+    return sorted(line.split("'")[1] for line in done.stdout.splitlines() if line.startswith("Running stage"))

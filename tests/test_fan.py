@@ -18,7 +18,7 @@ from pipeline.landmarks import Landmarks, LandmarksParams, make_landmarker, proc
 from pipeline.manifest import Utterance
 from pipeline.media import read_video, write_video
 from pipeline.tracking import TRACKED
-from tests.test_landmarks import _manifest
+from tests.conftest import manifest_of
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +49,7 @@ def test_weights_come_from_the_seeded_cache(fan: FanLandmarker, seeded_hub: Path
 
 def test_batches_map_back_into_each_face_box(fan: FanLandmarker, tiny_corpus):
     root, _ = tiny_corpus
-    utterance = _manifest(root)[0]
+    utterance = manifest_of(root)[0]
     frames = read_video(Path(utterance.video), grayscale=True)[:3]
     found = fan.detector.detect(frames[0])
     boxes = np.array([found.box, found.box, np.add(found.box, (20, 10, 20, 10))], np.float32)
@@ -69,7 +69,7 @@ def test_batches_map_back_into_each_face_box(fan: FanLandmarker, tiny_corpus):
 def test_stage_backend_refines_tracked_boxes_with_fan(seeded_hub: Path, monkeypatch, tiny_corpus, tmp_path: Path):
     monkeypatch.setenv("TORCH_HOME", str(seeded_hub))
     root, _ = tiny_corpus
-    full = _manifest(root)[0]
+    full = manifest_of(root)[0]
     clip = tmp_path / "clip.mpg"  # 15 frames: FAN on the CPU takes ~0.4 s a frame
     write_video(clip, read_video(Path(full.video))[:15], 25)
     utterance = Utterance(**{**full.__dict__, "video": str(clip), "frames": 15})

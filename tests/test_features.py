@@ -9,21 +9,14 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from pipeline import derivatives, mels, stats
+from pipeline import derivatives
 from pipeline.audio import AudioParams, log_mel
-from pipeline.crop import CropParams
 from pipeline.dataset import LipSpeechDataset, Normalizer, collate, worker_init_fn
 from pipeline.features import temporal_difference, video_features
-from pipeline.landmarks import LandmarksParams, run as run_landmarks
-from pipeline.manifest import Utterance, read_manifest, write_manifest
-from pipeline.mouths import run as run_mouths
-from pipeline.parallel import ParallelParams
+from pipeline.manifest import Utterance
 from pipeline.split import SplitParams, split_ids
 from pipeline.stage import StageError
 from pipeline.store import StoreParams, StoreReader
-from tests.test_landmarks import _manifest
-
-SEQUENTIAL = ParallelParams(n_jobs=1)
 
 
 def test_derivatives_match_a_hand_computed_example():
@@ -82,25 +75,6 @@ def test_unseen_split_holds_out_whole_speakers():
         split_ids(_utterances(2, 5), SplitParams(mode="unseen", test_speakers=["s2"]))
     with pytest.raises(StageError, match="split.mode"):
         split_ids(_utterances(2, 5), SplitParams(mode="random"))
-
-
-@pytest.fixture(scope="module")
-def stores(tiny_corpus, tmp_path_factory) -> dict[str, Path]:
-    """The tiny corpus through landmarks, mouths, derivatives, mels, split and stats."""
-    root, _ = tiny_corpus
-    out = tmp_path_factory.mktemp("stores")
-    paths = {name: out / name for name in ("landmarks", "mouths", "features", "mels")}
-    paths.update(manifest=out / "manifest.jsonl", split=out / "split.json", stats=out / "stats.json")
-    write_manifest(paths["manifest"], _manifest(root))
-    run_landmarks(LandmarksParams(), StoreParams(), SEQUENTIAL, paths["manifest"], paths["landmarks"],
-                  out / "rejects.tsv", out / "m.json", out / "pu.json", None)
-    run_mouths(CropParams(), StoreParams(), SEQUENTIAL, paths["manifest"], paths["landmarks"], paths["mouths"], None)
-    derivatives.run(derivatives.FeatureParams(), StoreParams(), paths["mouths"], paths["features"])
-    mels.run(AudioParams(), StoreParams(), SEQUENTIAL, paths["manifest"], paths["mels"])
-    splits = split_ids(read_manifest(paths["manifest"]), SplitParams(train=0.34, val=0.33))
-    paths["split"].write_text(json.dumps(splits))
-    stats.run(paths["features"], paths["mels"], paths["split"], paths["manifest"], paths["stats"])
-    return paths
 
 
 def test_stores_line_up_video_and_mel_frames(stores):

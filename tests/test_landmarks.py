@@ -11,15 +11,10 @@ from pipeline.landmarks import Landmarks, LandmarksParams, process, run
 from pipeline.manifest import Reject, Utterance
 from pipeline.media import probe_video, read_video, write_video
 from pipeline.parallel import ParallelParams
-from pipeline.sources import Checks, check, find_grid, GridLayout
 from pipeline.store import StoreParams, StoreReader
 from pipeline.synth.generator import read_truth
 from pipeline.tracking import DETECTED, INTERPOLATED, MISSING, TRACKED, fill_gaps, smooth
-from tests.conftest import frames_with_motion
-
-
-def _manifest(root: Path) -> list[Utterance]:
-    return [check(c, Checks()) for c in find_grid(root, GridLayout())]
+from tests.conftest import frames_with_motion, manifest_of
 
 
 def _truth(root: Path, utterance: Utterance) -> np.ndarray:
@@ -50,7 +45,7 @@ def test_landmarks_land_on_the_generated_mouths(tiny_corpus):
     root, _ = tiny_corpus
     params = LandmarksParams()
     errors = []
-    for utterance in _manifest(root):
+    for utterance in manifest_of(root):
         result = process(utterance, params)
         assert isinstance(result, Landmarks)
         assert result.points.shape == (75, 68, 2) and result.boxes.shape == (75, 4)
@@ -73,7 +68,7 @@ def test_a_video_without_a_face_is_rejected(tmp_path: Path):
 
 def _vanishing(root: Path, tmp_path: Path) -> tuple[Utterance, np.ndarray]:
     """A generated utterance whose face is replaced by an empty background from frame 40 on."""
-    utterance = _manifest(root)[0]
+    utterance = manifest_of(root)[0]
     frames = read_video(Path(utterance.video))
     background = np.full_like(frames[0], 200)
     frames[40:] = background
@@ -100,7 +95,7 @@ def test_a_face_that_vanishes_halfway_is_noticed(tiny_corpus, tmp_path: Path):
 
 def test_frames_between_faces_are_interpolated(tiny_corpus, tmp_path: Path):
     root, _ = tiny_corpus
-    utterance = _manifest(root)[0]
+    utterance = manifest_of(root)[0]
     frames = read_video(Path(utterance.video))
     frames[30:36] = 200
     video = tmp_path / "blink.mpg"
@@ -122,19 +117,9 @@ def _stage(tmp_path: Path, manifest: Path, parallel: ParallelParams, name: str) 
     return out, summary
 
 
-@pytest.fixture(scope="module")
-def tiny_manifest(tiny_corpus, tmp_path_factory) -> Path:
-    root, _ = tiny_corpus
-    from pipeline.manifest import write_manifest
-
-    path = tmp_path_factory.mktemp("manifest") / "manifest.jsonl"
-    write_manifest(path, _manifest(root))
-    return path
-
-
-def test_stage_output_is_identical_across_worker_counts(tiny_manifest: Path, tmp_path: Path):
-    one, summary_one = _stage(tmp_path, tiny_manifest, ParallelParams(n_jobs=1), "one")
-    two, summary_two = _stage(tmp_path, tiny_manifest, ParallelParams(n_jobs=2), "two")
+def test_stage_output_is_identical_across_worker_counts(stores, tmp_path: Path):
+    one, summary_one = _stage(tmp_path, stores["manifest"], ParallelParams(n_jobs=1), "one")
+    two, summary_two = _stage(tmp_path, stores["manifest"], ParallelParams(n_jobs=2), "two")
     assert summary_one == summary_two and summary_one["utterances"] == 6
     assert _store_hashes(one / "landmarks") == _store_hashes(two / "landmarks")
     assert (one / "per_utterance.json").read_text() == (two / "per_utterance.json").read_text()
@@ -144,17 +129,17 @@ def test_stage_output_is_identical_across_worker_counts(tiny_manifest: Path, tmp
 
 
 @pytest.mark.slow
-def test_dask_cluster_gives_the_same_results_as_loky(tiny_manifest: Path, tmp_path: Path):
+def test_dask_cluster_gives_the_same_results_as_loky(stores, tmp_path: Path):
     from dask.distributed import LocalCluster
 
-    loky, _ = _stage(tmp_path, tiny_manifest, ParallelParams(n_jobs=2), "loky")
+    loky, _ = _stage(tmp_path, stores["manifest"], ParallelParams(n_jobs=2), "loky")
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                       dashboard_address=None) as cluster:
-        dask, _ = _stage(tmp_path, tiny_manifest,
+        dask, _ = _stage(tmp_path, stores["manifest"],
                          ParallelParams(n_jobs=2, backend="dask", scheduler=cluster.scheduler_address), "dask")
     assert _store_hashes(loky / "landmarks") == _store_hashes(dask / "landmarks")
 
 
-def test_dask_without_a_scheduler_says_what_is_missing(tiny_manifest: Path, tmp_path: Path):
+def test_dask_without_a_scheduler_says_what_is_missing(stores, tmp_path: Path):
     with pytest.raises(ValueError, match="parallel.scheduler"):
-        _stage(tmp_path, tiny_manifest, ParallelParams(n_jobs=2, backend="dask"), "x")
+        _stage(tmp_path, stores["manifest"], ParallelParams(n_jobs=2, backend="dask"), "x")

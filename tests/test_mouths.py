@@ -7,9 +7,16 @@ import cv2
 import numpy as np
 import pytest
 
-from pipeline.crop import (FIXED_POINTS, REFERENCE, CropParams, crop_box, aligned_box, fixed_box,
-                           mouth_crops, tracked_boxes)
-from pipeline.landmarks import LandmarksParams, run as run_landmarks
+from pipeline.crop import (
+    FIXED_POINTS,
+    REFERENCE,
+    CropParams,
+    aligned_box,
+    crop_box,
+    fixed_box,
+    mouth_crops,
+    tracked_boxes,
+)
 from pipeline.mouths import run as run_mouths
 from pipeline.parallel import ParallelParams
 from pipeline.store import StoreParams, StoreReader
@@ -88,18 +95,9 @@ def test_colour_crops_and_bad_modes():
 
 
 @pytest.mark.parametrize("mode", ["fixed", "tracked", "aligned"])
-def test_mouths_stage_crops_every_utterance_with_landmarks(tiny_corpus, tmp_path: Path, mode: str):
-    from tests.test_landmarks import _manifest
-    from pipeline.manifest import write_manifest
-
-    root, _ = tiny_corpus
-    manifest = tmp_path / "manifest.jsonl"
-    write_manifest(manifest, _manifest(root))
-    sequential = ParallelParams(n_jobs=1)
-    run_landmarks(LandmarksParams(), StoreParams(), sequential, manifest, tmp_path / "landmarks",
-                  tmp_path / "rejects.tsv", tmp_path / "m.json", tmp_path / "pu.json", None)
-    count = run_mouths(CropParams(mode=mode), StoreParams("hdf5"), sequential, manifest, tmp_path / "landmarks",
-                       tmp_path / "mouths", tmp_path / "mouths.png")
+def test_mouths_stage_crops_every_utterance_with_landmarks(stores, tmp_path: Path, mode: str):
+    count = run_mouths(CropParams(mode=mode), StoreParams("hdf5"), ParallelParams(n_jobs=1), stores["manifest"],
+                       stores["landmarks"], tmp_path / "mouths", tmp_path / "mouths.png")
     crops = StoreReader(tmp_path / "mouths")
     assert count == 6 and len(crops) == 6 and crops.format == "hdf5" and crops.attrs["mode"] == mode
     first = crops.read(crops.ids[0])["crops"]

@@ -9,11 +9,11 @@ import pytest
 
 from pipeline import grid
 from pipeline.corpus import CorpusParams, run
-from pipeline.stage import StageError
 from pipeline.manifest import read_manifest, read_rejects
 from pipeline.media import VIDEO_TRACK, write_video, write_wav
 from pipeline.parallel import ParallelParams
 from pipeline.sources import Checks, GridLayout
+from pipeline.stage import StageError
 from tests.conftest import frames_with_motion, tone
 
 RATE = 16000

@@ -1,0 +1,37 @@
+"""The thesis' video encoder: Conv3d over the channels (frame, delta, delta2) -> BatchNorm3d ->
+LeakyReLU -> dropout -> a ResNet18 trunk on every frame -> GRU over time."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from models.resnet import ResNet18
+
+
+class Encoder(nn.Module):
+    """(B, C, T, S, S) video -> (B, T, D) per-frame features, D = gru_hidden (x2 if bidirectional)."""
+
+    def __init__(self, in_channels: int = 3, width: float = 1.0, gru_hidden: int = 128,
+                 bidirectional: bool = False, dropout: float = 0.25) -> None:
+        super().__init__()
+        front = max(8, int(round(64 * width)))
+        self.front = nn.Sequential(
+            nn.Conv3d(in_channels, front, kernel_size=3, padding=1), nn.BatchNorm3d(front),
+            nn.LeakyReLU(inplace=True), nn.Dropout(dropout))
+        self.trunk = ResNet18(front, width)
+        self.gru = nn.GRU(self.trunk.out_features, gru_hidden, batch_first=True, bidirectional=bidirectional)
+        self.dropout = nn.Dropout(dropout)
+        self.out_features = gru_hidden * (2 if bidirectional else 1)
+
+    def forward(self, video: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        batch, _, frames = video.shape[:3]
+        x = self.front(video)  # B, K, T, S, S
+        x = x.transpose(1, 2).reshape(batch * frames, *x.shape[1:2], *x.shape[3:])
+        x = self.trunk(x).view(batch, frames, -1)
+        if lengths is not None and bool((lengths < frames).any()):
+            packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+            x, _ = pad_packed_sequence(self.gru(packed)[0], batch_first=True, total_length=frames)
+        else:
+            x = self.gru(x)[0]
+        return self.dropout(nn.functional.elu(x))

@@ -1,0 +1,152 @@
+"""Models: shapes, the flow's invertibility and log-determinant, overfitting one batch, checkpoints."""
+from __future__ import annotations
+
+import io
+
+import pytest
+import torch
+
+from models.decoders import FlowStep, reverse_valid
+from models.model import LipToSpeech, ModelParams, Shapes, masked_mse
+
+TINY = ModelParams(width=0.125, gru_hidden=16, mlp_hidden=64, conv_channels=16, flow_hidden=32, dropout=0.0)
+
+
+def _shapes(frames: int = 8, n_speakers: int = 2) -> Shapes:
+    return Shapes(in_channels=3, n_mels=8, k=2, frames=frames, n_speakers=n_speakers)
+
+
+def _batch(batch: int = 2, frames: int = 8, size: int = 32, seed: int = 0):
+    generator = torch.Generator().manual_seed(seed)
+    video = torch.randn(batch, 3, frames, size, size, generator=generator)
+    mel = torch.randn(batch, 8, 2 * frames, generator=generator)
+    lengths = torch.full((batch,), frames)
+    return video, lengths, torch.arange(batch) % 2, mel, lengths * 2
+
+
+@pytest.mark.parametrize("decoder", ["mlp", "conv", "flow"])
+@pytest.mark.parametrize("batch,frames", [(1, 8), (3, 8), (2, 5)])
+def test_output_shapes(decoder: str, batch: int, frames: int):
+    if decoder == "mlp" and frames != 8:
+        frames = 8  # the MLP is built for a fixed number of frames
+    model = LipToSpeech(decoder, TINY, _shapes(frames=8 if decoder == "mlp" else frames)).eval()
+    video, lengths, speakers, mel, mel_lengths = _batch(batch, frames)
+    outputs = model(video, lengths, speakers, mel, mel_lengths)
+    key = "z" if decoder == "flow" else "mel"
+    assert outputs[key].shape == (batch, 8, 2 * frames)
+    assert model.infer(video, lengths, speakers).shape == (batch, 8, 2 * frames)
+    assert torch.isfinite(model.loss(outputs, mel, mel_lengths))
+
+
+def test_variable_lengths_in_one_batch():
+    model = LipToSpeech("conv", TINY, _shapes()).eval()
+    video, _, speakers, mel, _ = _batch(2, 8)
+    lengths = torch.tensor([8, 5])
+    outputs = model(video, lengths, speakers)
+    assert outputs["mel"].shape == (2, 8, 16)
+    # Frames past a sequence's length do not count in the loss.
+    changed = mel.clone()
+    changed[1, :, 10:] += 100
+    assert model.loss(outputs, mel, lengths * 2).item() == pytest.approx(model.loss(outputs, changed, lengths * 2).item())
+
+
+def test_mlp_refuses_other_lengths():
+    model = LipToSpeech("mlp", TINY, _shapes(frames=8)).eval()
+    video, lengths, speakers, _, _ = _batch(1, 6)
+    with pytest.raises(ValueError, match="built for 8 frames"):
+        model(video, lengths, speakers)
+
+
+def _trained_flow_step() -> FlowStep:
+    torch.manual_seed(0)
+    step = FlowStep(n_mels=2, context=3, hidden=8)
+    for parameter in step.parameters():  # leave the identity start: a non-trivial map
+        torch.nn.init.normal_(parameter, std=0.3)
+    return step
+
+
+@pytest.mark.parametrize("backward", [False, True])
+def test_flow_inverts(backward: bool):
+    step = _trained_flow_step()
+    step.backward = backward
+    x, context = torch.randn(2, 2, 7), torch.randn(2, 3, 7)
+    lengths = torch.tensor([7, 5])
+    z, _ = step(x, context, lengths)
+    restored = step.inverse(z, context, lengths)
+    torch.testing.assert_close(restored[0], x[0], atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(restored[1, :, :5], x[1, :, :5], atol=1e-4, rtol=1e-4)
+
+
+def test_whole_flow_decoder_inverts():
+    model = LipToSpeech("flow", ModelParams(**{**TINY.__dict__, "flow_steps": 4}), _shapes()).eval()
+    for parameter in model.decoder.parameters():
+        torch.nn.init.normal_(parameter, std=0.2)
+    video, lengths, speakers, mel, mel_lengths = _batch(2, 8)
+    features = model.encode(video, lengths, speakers)
+    z, _ = model.decoder(mel, features, mel_lengths)
+    context = model.decoder.context(features)
+    for step in reversed(model.decoder.steps):
+        z = step.inverse(z, context, mel_lengths)
+    torch.testing.assert_close(z, mel, atol=1e-3, rtol=1e-3)
+
+
+def test_flow_log_determinant_matches_the_jacobian():
+    step = _trained_flow_step().double()
+    context = torch.randn(1, 3, 3, dtype=torch.float64)
+    lengths = torch.tensor([3])
+    x = torch.randn(1, 2, 3, dtype=torch.float64)
+
+    def flow(flat: torch.Tensor) -> torch.Tensor:
+        return step(flat.view(1, 2, 3), context, lengths)[0].reshape(-1)
+
+    jacobian = torch.autograd.functional.jacobian(flow, x.reshape(-1))
+    _, log_s = step(x, context, lengths)
+    assert torch.linalg.slogdet(jacobian).logabsdet.item() == pytest.approx(log_s.sum().item(), abs=1e-8)
+
+
+def test_reverse_valid_keeps_padding_in_place():
+    x = torch.arange(10.0).view(2, 1, 5)
+    out = reverse_valid(x, torch.tensor([5, 3]))
+    assert out[0, 0].tolist() == [4, 3, 2, 1, 0] and out[1, 0].tolist() == [7, 6, 5, 8, 9]
+
+
+@pytest.mark.parametrize("decoder", ["mlp", "conv", "flow"])
+def test_each_decoder_overfits_one_batch(decoder: str):
+    torch.manual_seed(0)
+    model = LipToSpeech(decoder, TINY, _shapes())
+    video, lengths, speakers, mel, mel_lengths = _batch(2, 8, size=16, seed=1)
+    mask = torch.ones(2, 1, 16)
+
+    def error() -> float:
+        # Batch statistics, as in training: BatchNorm's running variance of a batch of two is
+        # its own thing, and dropout is off in TINY.
+        model.train()
+        return masked_mse(model.infer(video, lengths, speakers, sigma=0.0), mel, mask).item()
+
+    before = error()
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    for _ in range(600 if decoder == "flow" else 300):  # the flow's mean path converges more slowly
+        optimizer.zero_grad()
+        loss = model.loss(model(video, lengths, speakers, mel, mel_lengths), mel, mel_lengths)
+        loss.backward()
+        optimizer.step()
+    # Prediction error (for the flow: its mean path, sigma = 0) falls at least tenfold.
+    assert error() < before / 10, (before, error())
+
+
+def test_checkpoint_round_trip_reproduces_outputs():
+    model = LipToSpeech("conv", ModelParams(**{**TINY.__dict__, "postnet": True, "speaker_embedding": True}),
+                        _shapes()).eval()
+    video, lengths, speakers, _, _ = _batch(2, 8)
+    buffer = io.BytesIO()
+    torch.save({"config": model.config(), "state_dict": model.state_dict()}, buffer)
+    buffer.seek(0)
+    saved = torch.load(buffer, weights_only=True)
+    restored = LipToSpeech.from_config(saved["config"]).eval()
+    restored.load_state_dict(saved["state_dict"])
+    torch.testing.assert_close(restored.infer(video, lengths, speakers), model.infer(video, lengths, speakers))
+
+
+def test_flow_with_postnet_is_refused():
+    with pytest.raises(ValueError, match="postnet does not apply"):
+        LipToSpeech("flow", ModelParams(postnet=True), _shapes())
