@@ -22,7 +22,8 @@ from bench.common import feature_stores, markdown_table, prepare
 from models.model import ModelParams
 from pipeline import params as params_io
 from pipeline.dataset import collate, worker_init_fn
-from pipeline.train import Inputs, TrainParams, _to, build, resolve_device
+from pipeline.device import resolve_device
+from pipeline.train import Inputs, TrainParams, _to, build
 
 
 def _throughput(decoder: str, model_params: ModelParams, inputs: Inputs, device: torch.device, steps: int,

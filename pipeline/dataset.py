@@ -20,6 +20,7 @@ stride < window) for evaluating long recordings.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +33,7 @@ from pipeline.split import load_split
 from pipeline.store import StoreReader
 
 NORMALIZATIONS = ("standard", "minmax", "none")
+log = logging.getLogger("pipeline.dataset")
 
 
 @dataclass
@@ -100,9 +102,11 @@ class LipSpeechDataset(Dataset):
     def __init__(self, ids: list[str], features: StoreReader, mels: StoreReader, stats: dict,
                  speaker_of: dict[str, str], normalize: str = "standard", window: int | None = None,
                  stride: int | None = None, seed: int = 0) -> None:
-        missing = [i for i in ids if i not in features or i not in mels]
         self.ids = [i for i in ids if i in features and i in mels]
-        self.missing = missing
+        if len(self.ids) < len(ids):
+            absent = sorted(set(ids) - set(self.ids))
+            log.warning("%d of %d utterances are not in the stores (rejected upstream?), e.g. %s",
+                        len(absent), len(ids), ", ".join(absent[:3]))
         if not self.ids:
             raise ValueError(f"none of the {len(ids)} ids is in both stores ({features.path}, {mels.path})")
         self.features, self.mels = features, mels

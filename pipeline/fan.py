@@ -14,16 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.detector import DlibLandmarker, FaceLandmarks
+from pipeline.device import resolve_device
 
 WEIGHTS_NAME = "2DFAN-4"
-
-
-def resolve_device(device: str) -> str:
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
 
 
 class FanLandmarker:

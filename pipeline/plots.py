@@ -62,15 +62,13 @@ def corpus_sheet(utterances: list[Utterance], path: Path, columns: int = 7, scal
     write_grid(rows, path)
 
 
-STATUS_COLOURS = {0: (255, 0, 0), 1: (0, 200, 0), 2: (0, 160, 255), 3: (255, 160, 0)}
-
-
 def landmarks_sheet(items: list[tuple[Utterance, np.ndarray, np.ndarray]], path: Path, columns: int = 6,
                     scale: float = 0.75) -> None:
     """One row per speaker: frames with their 68 landmarks drawn, coloured by status (green
     detected, blue tracked, orange interpolated, red missing), cropped around the face."""
-    from pipeline.tracking import STATUS_NAMES
+    from pipeline.tracking import DETECTED, INTERPOLATED, MISSING, STATUS_NAMES, TRACKED
 
+    colours = {MISSING: (255, 0, 0), DETECTED: (0, 200, 0), TRACKED: (0, 160, 255), INTERPOLATED: (255, 160, 0)}
     by_id = {u.id: (u, points, status) for u, points, status in items}
     rows = []
     for utterance in _first_per_speaker([u for u, _, _ in items]):
@@ -80,7 +78,7 @@ def landmarks_sheet(items: list[tuple[Utterance, np.ndarray, np.ndarray]], path:
         for t in np.linspace(0, len(frames) - 1, columns).astype(int):
             frame = frames[t].copy()
             for x, y in points[t]:
-                cv2.circle(frame, (int(round(x)), int(round(y))), 2, STATUS_COLOURS[int(status[t])], -1, cv2.LINE_AA)
+                cv2.circle(frame, (int(round(x)), int(round(y))), 2, colours[int(status[t])], -1, cv2.LINE_AA)
             low = np.maximum(points[t].min(axis=0) - 20, 0).astype(int)
             high = np.minimum(points[t].max(axis=0) + 20, frame.shape[1::-1]).astype(int)
             face = cv2.resize(frame[low[1]:high[1], low[0]:high[0]], (int(160 * scale), int(180 * scale)))

@@ -63,6 +63,9 @@ class _ZarrBackend:
     def finish(self, attrs: dict[str, Any]) -> None:
         self.group.attrs.update(attrs)
 
+    def close(self) -> None:
+        """Nothing stays open between Zarr writes."""
+
 
 class _Hdf5Backend:
     def __init__(self, path: Path, fields: dict[str, FieldSpec], chunk_frames: int, shard_frames: int) -> None:
@@ -85,7 +88,11 @@ class _Hdf5Backend:
     def finish(self, attrs: dict[str, Any]) -> None:
         # One JSON attribute: HDF5 attribute types are awkward for nested lists and strings.
         self.file.attrs["store"] = json.dumps(attrs, sort_keys=True)
-        self.file.close()
+        self.close()
+
+    def close(self) -> None:
+        if self.file.id.valid:
+            self.file.close()
 
 
 _BACKENDS = {"zarr": _ZarrBackend, "hdf5": _Hdf5Backend}
@@ -161,8 +168,7 @@ class StoreWriter:
 
     def abort(self) -> None:
         """Drop the partial store."""
-        if isinstance(self.backend, _Hdf5Backend) and self.backend.file.id.valid:
-            self.backend.file.close()
+        self.backend.close()
         _remove(self.partial)
 
     def __enter__(self) -> StoreWriter:

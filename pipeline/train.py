@@ -28,6 +28,7 @@ from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 from models.model import DECODERS, LipToSpeech, ModelParams, Shapes
 from pipeline import params as params_io
 from pipeline.dataset import LipSpeechDataset, collate, worker_init_fn
+from pipeline.device import resolve_device
 from pipeline.manifest import read_manifest, write_json
 from pipeline.split import load_split
 from pipeline.stage import StageError, run_stage
@@ -59,12 +60,6 @@ class Inputs:
     split: Path
     stats: Path
     manifest: Path
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def _distributed() -> tuple[int, int]:
