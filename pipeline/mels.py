@@ -33,12 +33,11 @@ def run(params: AudioParams, store: StoreParams, parallel: ParallelParams, manif
     utterances = read_manifest(manifest)
     if not utterances:
         raise ValueError(f"{manifest} lists no utterance")
-    for fps in sorted({u.fps for u in utterances}):
-        params.hop_length(fps)  # every frame rate must divide evenly; fail before any work
+    # Every frame rate must divide evenly: hop_length raises before any work if one does not.
+    hops = {str(fps): params.hop_length(fps) for fps in sorted({u.fps for u in utterances})}
     k = params.mel_frames_per_video_frame
     typical = k * int(np.median([u.frames for u in utterances]))
-    attrs = {**dataclasses.asdict(params), "hop_length": {str(fps): params.hop_length(fps) for fps in
-                                                          sorted({u.fps for u in utterances})}}
+    attrs = {**dataclasses.asdict(params), "hop_length": hops}
     with StoreWriter(out, {"mel": ((params.n_mels,), "float32")}, typical, store, attrs) as writer:
         for utterance_id, mel in parallel_map(functools.partial(utterance_mel, params=params), utterances,
                                               parallel, desc="mels", unit="utt"):
