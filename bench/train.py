@@ -29,7 +29,7 @@ from pipeline.train import Inputs, TrainParams, _to, build
 def _throughput(decoder: str, model_params: ModelParams, inputs: Inputs, device: torch.device, steps: int,
                 workers: int) -> tuple[float, float]:
     train = TrainParams(batch_size=8, num_workers=workers)
-    dataset, _, model, _ = build(decoder, model_params, train, "standard", inputs)
+    dataset, _, model, _, _ = build(decoder, model_params, train, "standard", inputs)
     model.to(device).train()
     loader = DataLoader(dataset, batch_size=8, shuffle=True, collate_fn=collate, num_workers=workers, drop_last=True,
                         worker_init_fn=worker_init_fn if workers else None, pin_memory=device.type == "cuda")

@@ -47,15 +47,21 @@ def resample(samples: np.ndarray, rate: int, target: int) -> np.ndarray:
     return librosa.resample(samples.astype(np.float32), orig_sr=rate, target_sr=target, res_type="soxr_hq")
 
 
+def fit_audio(samples: np.ndarray, rate: int, n_video_frames: int, fps: float, params: AudioParams) -> np.ndarray:
+    """The audio the mels describe: resampled to `sample_rate`, cut or zero-padded to exactly
+    n_video_frames * k * hop samples (the reference that synthesised speech is measured against)."""
+    wanted = n_video_frames * params.mel_frames_per_video_frame * params.hop_length(fps)
+    audio = resample(samples, rate, params.sample_rate)
+    return np.pad(audio[:wanted], (0, max(0, wanted - len(audio))))
+
+
 def log_mel(samples: np.ndarray, rate: int, n_video_frames: int, fps: float, params: AudioParams) -> np.ndarray:
     """(k * n_video_frames, n_mels) float32 log-mel frames of mono audio at any sample rate."""
     import librosa
 
     hop = params.hop_length(fps)
-    audio = resample(samples, rate, params.sample_rate)
+    audio = fit_audio(samples, rate, n_video_frames, fps, params)
     n_mel_frames = n_video_frames * params.mel_frames_per_video_frame
-    wanted = n_mel_frames * hop
-    audio = np.pad(audio[:wanted], (0, max(0, wanted - len(audio))))
     spectrum = np.abs(librosa.stft(audio, n_fft=params.n_fft, hop_length=hop, win_length=params.win_length,
                                    center=True, pad_mode="reflect"))
     basis = librosa.filters.mel(sr=params.sample_rate, n_fft=params.n_fft, n_mels=params.n_mels,

@@ -36,7 +36,9 @@ def run(params: FeatureParams, store: StoreParams, mouths_path: Path, out: Path)
     channels = ["frame", "delta", "delta2"] if params.derivatives else ["frame"]
     if first.shape[1] > len(channels):  # colour crops
         channels = [f"{colour}_{c}" for c in channels for colour in "rgb"]
-    attrs = {"channels": channels, "source": str(mouths_path), **{k: mouths.attrs[k] for k in ("mode", "size", "padding")}}
+    # The crop settings travel with the features (and into checkpoints), so `speak` can redo them.
+    attrs = {"channels": channels, "derivatives": params.derivatives, "source": str(mouths_path),
+             **{k: mouths.attrs[k] for k in ("mode", "size", "padding", "grayscale")}}
     typical = int(np.median(list(mouths.lengths.values())))
     with StoreWriter(out, {"video": (first.shape[1:], np.dtype(FEATURE_DTYPE).name)}, typical, store, attrs) as writer:
         for utterance_id in tqdm(mouths.ids, desc="derivatives", unit="utt", mininterval=0.5):

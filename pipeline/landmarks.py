@@ -24,7 +24,7 @@ from pipeline.parallel import ParallelParams, parallel_map
 from pipeline.plots import landmarks_sheet
 from pipeline.stage import StageError, run_stage
 from pipeline.store import StoreParams, StoreWriter
-from pipeline.tracking import MISSING, STATUS_NAMES, TrackingParams, finish, quality, track
+from pipeline.tracking import MISSING, STATUS_NAMES, Track, TrackingParams, finish, quality, track
 
 log = logging.getLogger("pipeline.landmarks")
 BACKENDS = ("dlib", "face_alignment")
@@ -77,26 +77,33 @@ def make_landmarker(params: LandmarksParams):
     raise ValueError(f"landmarks.backend must be one of {', '.join(BACKENDS)}, got {params.backend!r}")
 
 
-def process(utterance: Utterance, params: LandmarksParams) -> Landmarks | Reject:
-    """Track one utterance; a Reject with the reason when its face is not found often enough."""
-    try:
-        frames = read_video(Path(utterance.video), grayscale=True)
-    except MediaError as error:
-        return Reject(utterance.video, str(error))
+def landmarks_of(frames: np.ndarray, params: LandmarksParams) -> Track | str:
+    """Track the face through grayscale frames: the finished (gap-filled, smoothed) track, or the
+    reason why the face is not found often enough."""
     landmarker = make_landmarker(params)
     # FAN refines what dlib tracked: dlib gives every frame's box, FAN the points, in batches.
     refiner = landmarker if hasattr(landmarker, "predict_batch") else None
     result = track(frames, refiner.detector if refiner else landmarker, params.tracking)
     found = int(np.count_nonzero(result.status))
     if found == 0:
-        return Reject(utterance.video, f"no face in any of {len(frames)} frames")
+        return f"no face in any of {len(frames)} frames"
     if found < params.min_face_fraction * len(frames):
-        return Reject(utterance.video, f"face found in {found}/{len(frames)} frames "
-                                       f"(min_face_fraction {params.min_face_fraction:g})")
+        return f"face found in {found}/{len(frames)} frames (min_face_fraction {params.min_face_fraction:g})"
     if refiner is not None:
         seen = result.status != MISSING
         result.points[seen] = refiner.predict_batch(frames[seen], result.boxes[seen])
-    result = finish(result, params.smoothing_window)
+    return finish(result, params.smoothing_window)
+
+
+def process(utterance: Utterance, params: LandmarksParams) -> Landmarks | Reject:
+    """Track one utterance; a Reject with the reason when its face is not found often enough."""
+    try:
+        frames = read_video(Path(utterance.video), grayscale=True)
+    except MediaError as error:
+        return Reject(utterance.video, str(error))
+    result = landmarks_of(frames, params)
+    if isinstance(result, str):
+        return Reject(utterance.video, result)
     return Landmarks(utterance.id, result.points, result.boxes, result.status, quality(result))
 
 

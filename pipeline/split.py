@@ -5,7 +5,8 @@
 `split.mode: seen`: every speaker appears in all three; per speaker, utterances in id order, the
 first `train` share to train, the next `val` share to val, the rest to test (the thesis' 900 / 50
 / 50 of each GRID speaker, by file order). `unseen`: whole speakers held out, `val_speakers` to
-val and `test_speakers` to test, the others to train.
+val and `test_speakers` to test, the others to train. `speakers` (both modes) keeps only the
+listed speakers, e.g. the thesis' one- and two-speaker experiments; empty keeps all.
 """
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ class SplitParams:
     val: float = 0.05
     val_speakers: list[str] = field(default_factory=list)
     test_speakers: list[str] = field(default_factory=list)
+    speakers: list[str] = field(default_factory=list)  # keep only these speakers (empty: all)
 
 
 def split_ids(utterances: list[Utterance], params: SplitParams) -> dict[str, list[str]]:
@@ -39,6 +41,12 @@ def split_ids(utterances: list[Utterance], params: SplitParams) -> dict[str, lis
     by_speaker: dict[str, list[str]] = defaultdict(list)
     for utterance in utterances:
         by_speaker[utterance.speaker].append(utterance.id)
+    if params.speakers:
+        unknown = sorted(set(params.speakers) - set(by_speaker))
+        if unknown:
+            raise StageError(f"split.speakers not in the manifest: {', '.join(unknown)}; "
+                             f"speakers are {', '.join(sorted(by_speaker))}")
+        by_speaker = defaultdict(list, {s: ids for s, ids in by_speaker.items() if s in params.speakers})
     out: dict[str, list[str]] = {name: [] for name in SPLITS}
     if params.mode == "seen":
         if not (0 < params.train < 1 and 0 <= params.val < 1 and params.train + params.val < 1):
@@ -54,7 +62,7 @@ def split_ids(utterances: list[Utterance], params: SplitParams) -> dict[str, lis
     elif params.mode == "unseen":
         unknown = sorted(set(params.val_speakers + params.test_speakers) - set(by_speaker))
         if unknown:
-            raise StageError(f"split speakers not in the manifest: {', '.join(unknown)}; "
+            raise StageError(f"split speakers not in the manifest (or not in split.speakers): {', '.join(unknown)}; "
                              f"speakers are {', '.join(sorted(by_speaker))}")
         if set(params.val_speakers) & set(params.test_speakers):
             raise StageError("split.val_speakers and split.test_speakers overlap")
@@ -65,7 +73,7 @@ def split_ids(utterances: list[Utterance], params: SplitParams) -> dict[str, lis
         raise StageError(f"split.mode must be 'seen' or 'unseen', got {params.mode!r}")
     empty = [name for name in SPLITS if not out[name]]
     if empty:
-        raise StageError(f"split leaves {', '.join(empty)} empty ({len(utterances)} utterances, "
+        raise StageError(f"split leaves {', '.join(empty)} empty ({sum(map(len, by_speaker.values()))} utterances, "
                          f"{len(by_speaker)} speakers, mode {params.mode})")
     return {name: sorted(ids) for name, ids in out.items()}
 

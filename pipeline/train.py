@@ -5,8 +5,8 @@
 
 Adam, ReduceLROnPlateau and early stopping on the val loss (the thesis' settings are the
 defaults in TrainParams). CUDA with bf16 autocast when present, else the CPU. Curves go to
-dvclive (`dvc plots show`); the checkpoint holds the weights, the model config, the params and
-the normalisation stats, and loads with `torch.load(path, weights_only=True)`.
+dvclive (`dvc plots show`); the checkpoint holds the weights, the model config, the params, the
+normalisation stats and the preprocessing (crop, features, audio settings), and loads with `torch.load(path, weights_only=True)`.
 """
 from __future__ import annotations
 
@@ -79,7 +79,7 @@ def _sum_across(values: list[float], world: int) -> list[float]:
 
 
 def build(decoder: str, model: ModelParams, train: TrainParams, normalize: str, inputs: Inputs):
-    """Datasets and the model, shaped by the stores."""
+    """Datasets, the model (shaped by the stores), the stats and the preprocessing record."""
     stats = json.loads(inputs.stats.read_text())
     speaker_of = {u.id: u.speaker for u in read_manifest(inputs.manifest)}
     features, mels = StoreReader(inputs.features), StoreReader(inputs.mels)
@@ -94,7 +94,20 @@ def build(decoder: str, model: ModelParams, train: TrainParams, normalize: str, 
     shapes = Shapes(in_channels=first.video.shape[0], n_mels=first.mel.shape[0], k=train_set.k,
                     frames=window or first.video.shape[1], n_speakers=len(stats["speakers"]),
                     output="sigmoid" if normalize == "minmax" else "linear")
-    return train_set, val_set, LipToSpeech(decoder, model, shapes), stats
+    return train_set, val_set, LipToSpeech(decoder, model, shapes), stats, preprocessing(features, mels)
+
+
+CROP_KEYS = ("mode", "size", "padding", "grayscale", "derivatives", "channels")
+
+
+def preprocessing(features: StoreReader, mels: StoreReader) -> dict:
+    """What turned videos and audio into the model's inputs and targets (crop, features, audio
+    settings), kept in the checkpoint so `speak` and `evaluate` redo exactly that."""
+    from pipeline.audio import AudioParams
+
+    audio_keys = (*AudioParams.__dataclass_fields__, "hop_length")
+    return {"features": {k: features.attrs[k] for k in CROP_KEYS if k in features.attrs},
+            "audio": {k: mels.attrs[k] for k in audio_keys}}
 
 
 def run(decoder: str, model_params: ModelParams, train: TrainParams, normalize: str, inputs: Inputs,
@@ -106,7 +119,7 @@ def run(decoder: str, model_params: ModelParams, train: TrainParams, normalize: 
     device = resolve_device(train.device)
     if device.type == "cuda" and world > 1:
         device = torch.device("cuda", rank % torch.cuda.device_count())
-    train_set, val_set, model, stats = build(decoder, model_params, train, normalize, inputs)
+    train_set, val_set, model, stats, preprocessed = build(decoder, model_params, train, normalize, inputs)
     model.to(device)
     network = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     generator = torch.Generator().manual_seed(train.seed)
@@ -155,7 +168,7 @@ def run(decoder: str, model_params: ModelParams, train: TrainParams, normalize: 
         if improved:
             best, best_epoch, since_best = val_loss, epoch, 0
             if rank == 0:
-                save_checkpoint(out, model, stats, decoder, model_params, train, normalize, epoch, val_loss)
+                save_checkpoint(out, model, stats, preprocessed, decoder, model_params, train, normalize, epoch, val_loss)
         else:
             since_best += 1
         if live is not None:
@@ -210,14 +223,15 @@ def evaluate(network, model: LipToSpeech, loader: DataLoader, device, autocast, 
     return _ratio(_sum_across(totals, world))
 
 
-def save_checkpoint(path: Path, model: LipToSpeech, stats: dict, decoder: str, model_params: ModelParams,
-                    train: TrainParams, normalize: str, epoch: int, val_loss: float) -> None:
+def save_checkpoint(path: Path, model: LipToSpeech, stats: dict, preprocessed: dict, decoder: str,
+                    model_params: ModelParams, train: TrainParams, normalize: str, epoch: int, val_loss: float) -> None:
     """Weights + everything needed to use them, as plain types (loads with weights_only=True);
     written next to `path`, then renamed."""
     checkpoint = {
         "state_dict": {name: tensor.detach().cpu() for name, tensor in model.state_dict().items()},
         "config": model.config(),
         "stats": stats,
+        "preprocessing": preprocessed,
         "params": {"decoder": decoder, "model": dataclasses.asdict(model_params),
                    "train": dataclasses.asdict(train), "normalize": normalize},
         "epoch": epoch,

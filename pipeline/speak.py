@@ -1,0 +1,95 @@
+"""Speak for one video of a speaking face: the whole chain, with the code the stages use.
+
+    python -m pipeline.speak VIDEO -o OUT.wav [--model data/model.pt] [--speaker s1]
+
+Landmarks follow the params file's `landmarks` section (detection is not part of the model);
+the mouth crop, the video features, the normalisation and the audio settings are the ones the
+checkpoint was trained with; the vocoder is `evaluate.vocoder`. The wav lasts as long as the
+video. An unreadable video, a video without a findable face or a frame rate the model's audio
+settings cannot follow ends with a one-line reason and exit status 1.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from tqdm import tqdm
+
+from pipeline import params as params_io
+from pipeline.crop import CropParams, mouth_crops
+from pipeline.evaluate import EvaluateParams
+from pipeline.features import video_features
+from pipeline.inference import Synthesiser
+from pipeline.landmarks import LandmarksParams, landmarks_of
+from pipeline.media import MediaError, probe_video, read_video, write_wav
+from pipeline.stage import StageError, run_stage
+
+log = logging.getLogger("pipeline.speak")
+STEPS = ("read video", "landmarks", "mouth crops", "model", "vocoder")
+
+
+def speak(video: Path, out: Path, model_path: Path, landmarks: LandmarksParams, evaluate: EvaluateParams,
+          speaker: str | None = None) -> float:
+    """Write the speech for `video` to `out`; returns its duration in seconds."""
+    synthesiser = Synthesiser.load(model_path, evaluate.vocoder, evaluate.device)
+    synthesiser.speaker_index(speaker)  # an unknown speaker fails before any work
+    if speaker is not None and synthesiser.model.speaker is None:
+        log.warning("this model has no speaker conditioning (model.speaker_embedding: false); --speaker changes nothing")
+    recorded = synthesiser.checkpoint["preprocessing"]["features"]
+    crop = CropParams(recorded["mode"], recorded["size"], recorded["padding"], recorded["grayscale"])
+    progress = tqdm(total=len(STEPS), desc="speak", unit="step")
+
+    def step(index: int) -> None:
+        progress.n = index
+        progress.set_postfix_str(STEPS[index])
+
+    try:
+        step(0)
+        info = probe_video(video)
+        synthesiser.audio.hop_length(info.fps)  # the model's audio settings must fit this frame rate
+        gray = read_video(video, grayscale=True)
+        step(1)
+        track = landmarks_of(gray, landmarks)
+        if isinstance(track, str):
+            raise StageError(f"{video}: {track}")
+        step(2)
+        frames = gray if crop.grayscale else read_video(video)
+        features = video_features(mouth_crops(frames, track.points, crop), recorded["derivatives"])
+        step(3)
+        mel = synthesiser.predict(synthesiser.normalizer.video(features), speaker, evaluate.sigma, evaluate.seed)
+        step(4)
+        waveform = synthesiser.vocode(mel[None], info.fps)[0]
+        progress.update(1)
+    except MediaError as error:
+        raise StageError(f"{video}: {error}") from error
+    finally:
+        progress.close()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_wav(out, waveform, synthesiser.audio.sample_rate)
+    seconds = len(waveform) / synthesiser.audio.sample_rate
+    log.info("%s: %d frames at %g fps -> %s (%.2f s at %d Hz)", video, info.frames, info.fps, out, seconds,
+             synthesiser.audio.sample_rate)
+    return seconds
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("video", type=Path)
+    parser.add_argument("-o", "--out", type=Path, required=True, help="wav to write")
+    parser.add_argument("--model", type=Path, default=Path("data/model.pt"))
+    parser.add_argument("--speaker", help="voice to use, when the model has speaker conditioning")
+    parser.add_argument("--params", type=Path, default=params_io.DEFAULT_PATH,
+                        help="for the landmarks and evaluate.vocoder sections")
+    args = parser.parse_args(argv)
+    run_stage(log, lambda values: speak(
+        args.video, args.out, args.model,
+        params_io.section(LandmarksParams, values.get("landmarks"), "landmarks"),
+        params_io.section(EvaluateParams, values.get("evaluate"), "evaluate"),
+        args.speaker), args.params)
+
+
+if __name__ == "__main__":
+    from pipeline.speak import main as stage_main
+
+    stage_main()

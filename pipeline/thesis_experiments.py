@@ -1,0 +1,154 @@
+"""The thesis' comparisons (its tables 6.1-6.6) as DVC experiments on the current corpus, and one
+markdown table of the results.
+
+    python -m pipeline.thesis_experiments              # queue what is missing, run it, print the table
+    python -m pipeline.thesis_experiments --table-only # just the table, from existing experiments
+    python -m pipeline.thesis_experiments --out table.md
+
+Every experiment changes one thing from the committed params (the baseline): mouth padding 25,
+no derivatives, min-max normalisation, the mlp and flow decoders, one and two speakers. They are
+queued with `dvc exp run --queue -n thesis-NAME -S ...` and run one at a time with
+`dvc exp run --run-all`; an experiment already named so on the current commit is not run again
+(`dvc exp remove -A` or a new commit starts over). The table puts our figures (val loss, MCD in
+dB, STOI) next to the references (oracle and mean MCD, gap closed) and the thesis' own figure for
+that row (its loss on normalised mels, or its MCD on dB-mel values: another scale than ours).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+log = logging.getLogger("pipeline.thesis_experiments")
+PREFIX = "thesis-"
+EVALUATE = "metrics/evaluate.json"
+TRAIN = "metrics/train.json"
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    changes: dict[str, str] = field(default_factory=dict)  # -S key=value, on top of params.yaml
+
+
+EXPERIMENTS = (
+    Experiment("baseline"),
+    Experiment("padding-25", {"mouths.padding": "25"}),
+    Experiment("no-derivatives", {"features.derivatives": "false"}),
+    Experiment("minmax", {"normalize": "minmax"}),
+    Experiment("mlp", {"decoder": "mlp"}),
+    Experiment("flow", {"decoder": "flow"}),
+    Experiment("1-speaker", {"split.speakers": "[s1]"}),
+    Experiment("2-speakers", {"split.speakers": "[s1,s2]"}),
+)
+
+# (title, rows as (experiment, the thesis' figure for the matching row))
+COMPARISONS = (
+    ("padding (thesis table 6.1: 1 speaker, MLP, loss)", (("baseline", "0.0058"), ("padding-25", "0.0059"))),
+    ("derivatives (table 6.3: 2 speakers, conv, loss)", (("no-derivatives", "0.0053"), ("baseline", "0.0052"))),
+    ("normalisation (table 6.4: 2 speakers, MLP, loss)", (("minmax", "0.0060"), ("baseline", "0.0053"))),
+    ("decoder (table 6.6: 2 speakers, MCD on its scale)",
+     (("mlp", "195"), ("baseline", "169"), ("flow", "191 (autoregressive)"))),
+    ("speakers (tables 6.5-6.6: conv, MCD on its scale)",
+     (("1-speaker", "169"), ("2-speakers", "169"), ("baseline", "-"))),
+)
+
+
+def _dvc(*args: str, capture: bool = True) -> str:
+    done = subprocess.run([sys.executable, "-m", "dvc", *args], capture_output=capture, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"dvc {' '.join(args)} failed: {(done.stderr or '').strip().splitlines()[-1:]}")
+    return done.stdout if capture else ""
+
+
+def _files(data: dict, kind: str) -> dict[str, dict]:
+    return {path: (content or {}).get("data", {}) for path, content in (data.get(kind) or {}).items()}
+
+
+def existing_experiments() -> dict[str, dict]:
+    """{experiment name: {"params": params.yaml values, "metrics": {file: values}}} for the
+    current commit's experiments (the first baseline `dvc exp show` lists)."""
+    shown = json.loads(_dvc("exp", "show", "--json") or "[]")
+    found = {}
+    for baseline in shown[1:2] if len(shown) > 1 and shown[0].get("rev") == "workspace" else shown[:1]:
+        for experiment in baseline.get("experiments") or []:
+            for rev in experiment.get("revs") or []:
+                if rev.get("name") and rev.get("data"):
+                    data = rev["data"]
+                    found[rev["name"]] = {"params": _files(data, "params").get("params.yaml", {}),
+                                          "metrics": _files(data, "metrics")}
+    return found
+
+
+def run_missing(existing: dict[str, dict]) -> None:
+    missing = [e for e in EXPERIMENTS if PREFIX + e.name not in existing]
+    for experiment in missing:
+        settings = [arg for key, value in experiment.changes.items() for arg in ("-S", f"{key}={value}")]
+        _dvc("exp", "run", "--queue", "-n", PREFIX + experiment.name, *settings)
+        log.info("queued %s%s %s", PREFIX, experiment.name, " ".join(settings[1::2]) or "(committed params)")
+    if missing:
+        log.info("running %d experiments one at a time (dvc exp run --run-all)", len(missing))
+        _dvc("exp", "run", "--run-all", "--jobs", "1", capture=False)
+
+
+def _figure(value, digits: int) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def table(results: dict[str, dict]) -> str:
+    """The markdown table, one block of rows per comparison."""
+    header = ("| comparison | speakers | padding | derivatives | normalisation | decoder | val loss | MCD dB ↓ "
+              "| oracle MCD | mean MCD | gap closed ↑ | STOI ↑ | thesis |")
+    lines = [header, "|" + "---|" * (header.count("|") - 1)]
+    for title, rows in COMPARISONS:
+        for index, (name, thesis) in enumerate(rows):
+            result = results.get(PREFIX + name)
+            if result is None:
+                lines.append(f"| {title if index == 0 else ''} | {name}: not run | | | | | | | | | | | {thesis} |")
+                continue
+            params, metrics = result["params"], result["metrics"]
+            evaluation, training = metrics.get(EVALUATE, {}), metrics.get(TRAIN, {})
+            speakers = params.get("split", {}).get("speakers") or []
+            count = len(speakers) or params.get("corpus", {}).get("synthetic", {}).get("speakers", "all")
+            lines.append("| " + " | ".join([
+                title if index == 0 else "",
+                str(count),
+                str(params.get("mouths", {}).get("padding", "")),
+                "yes" if params.get("features", {}).get("derivatives", True) else "no",
+                str(params.get("normalize", "")),
+                str(params.get("decoder", "")),
+                _figure(training.get("best_val_loss"), 4),
+                _figure(evaluation.get("mcd_db"), 2),
+                _figure(evaluation.get("oracle", {}).get("mcd_db"), 2),
+                _figure(evaluation.get("mean", {}).get("mcd_db"), 2),
+                _figure(evaluation.get("mcd_gap_closed"), 2),
+                _figure(evaluation.get("stoi"), 3),
+                thesis,
+            ]) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--table-only", action="store_true", help="do not queue or run anything")
+    parser.add_argument("--out", type=Path, help="also write the table to this file")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        if not args.table_only:
+            run_missing(existing_experiments())
+        markdown = table(existing_experiments())
+    except RuntimeError as error:
+        log.error("%s", error)
+        sys.exit(1)
+    print(markdown)
+    if args.out:
+        args.out.write_text(markdown + "\n")
+
+
+if __name__ == "__main__":
+    main()
