@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -91,7 +92,7 @@ def test_dvc_repro_runs_the_pipeline_in_a_fresh_copy(tmp_path: Path):
                           "model": {"gru_hidden": 16, "conv_channels": 16, "mlp_hidden": 32, "flow_hidden": 16},
                           "train": {"batch_size": 2, "max_epochs": 1, "window": 16}})
     first = _dvc(repo, "repro")
-    for stage in ("corpus", "landmarks", "mouths", "derivatives", "mels", "split", "stats", "train"):
+    for stage in ("corpus", "landmarks", "mouths", "derivatives", "mels", "split", "stats", "train", "evaluate"):
         assert f"Running stage '{stage}'" in first.stdout, first.stdout
     assert len(read_manifest(repo / "data/manifest.jsonl")) == 6
     assert len(list((repo / "data/corpus/video/s1").glob("*.mpg"))) == 3
@@ -104,6 +105,10 @@ def test_dvc_repro_runs_the_pipeline_in_a_fresh_copy(tmp_path: Path):
     assert "utterances" in _dvc(repo, "metrics", "show").stdout
 
     assert (repo / "data/model.pt").is_file() and (repo / "dvclive/plots/metrics/lr.tsv").is_file()
+    evaluation = json.loads((repo / "metrics/evaluate.json").read_text())
+    assert evaluation["utterances"] == 2 and {"oracle", "mean", "per_speaker"} <= set(evaluation)
+    assert len(list((repo / "plots/evaluate").glob("*.png"))) == 2
+    assert len(list((repo / "data/samples").rglob("*.wav"))) == 2 * 4
 
     # Experiments with another decoder change nothing upstream of `train`.
     subprocess.run(["git", "add", "-A"], cwd=repo, check=True, capture_output=True)
@@ -111,12 +116,15 @@ def test_dvc_repro_runs_the_pipeline_in_a_fresh_copy(tmp_path: Path):
                    cwd=repo, check=True, capture_output=True)
     for decoder in ("mlp", "flow"):
         experiment = _dvc(repo, "exp", "run", "-S", f"decoder={decoder}")
-        assert _ran(experiment) == ["train"], experiment.stdout
+        assert _ran(experiment) == ["evaluate", "train"], experiment.stdout
+        # The workspace now holds the experiment: its metrics against the committed baseline.
+        diff = _dvc(repo, "metrics", "diff").stdout
+        assert "metrics/evaluate.json" in diff and "mcd_db" in diff and "best_val_loss" in diff, diff
     shown = _dvc(repo, "exp", "show", "--csv").stdout
     assert "mlp" in shown and "flow" in shown
 
     _edit_params(repo, audio={"n_mels": 40})
-    assert _ran(_dvc(repo, "repro")) == ["mels", "stats", "train"]
+    assert _ran(_dvc(repo, "repro")) == ["evaluate", "mels", "stats", "train"]
 
 
 def _ran(done: subprocess.CompletedProcess) -> list[str]:
