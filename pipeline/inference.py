@@ -7,7 +7,7 @@ waveforms out. `evaluate` and `speak` both go through here.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +57,7 @@ class Synthesiser:
     audio: AudioParams
     vocoder_params: VocoderParams
     device: torch.device
+    _vocoders: dict[float, Vocoder] = field(default_factory=dict, repr=False)  # one per frame rate
 
     @classmethod
     def load(cls, path: Path, vocoder: VocoderParams = VocoderParams(), device: str = "auto") -> Synthesiser:
@@ -89,7 +90,9 @@ class Synthesiser:
         return self.normalizer.mel_to_raw(mel.float().cpu().numpy())
 
     def vocoder(self, fps: float) -> Vocoder:
-        return make_vocoder(self.vocoder_params, self.audio, self.audio.hop_length(fps))
+        if fps not in self._vocoders:
+            self._vocoders[fps] = make_vocoder(self.vocoder_params, self.audio, self.audio.hop_length(fps))
+        return self._vocoders[fps]
 
     def vocode(self, log_mels: np.ndarray, fps: float) -> np.ndarray:
         """(B, n_mels, F) natural-log mels -> (B, F * hop) float32 waveforms."""

@@ -62,7 +62,7 @@ def split_ids(utterances: list[Utterance], params: SplitParams) -> dict[str, lis
     elif params.mode == "unseen":
         unknown = sorted(set(params.val_speakers + params.test_speakers) - set(by_speaker))
         if unknown:
-            raise StageError(f"split speakers not in the manifest (or not in split.speakers): {', '.join(unknown)}; "
+            raise StageError(f"split speakers not in the manifest: {', '.join(unknown)}; "
                              f"speakers are {', '.join(sorted(by_speaker))}")
         if set(params.val_speakers) & set(params.test_speakers):
             raise StageError("split.val_speakers and split.test_speakers overlap")

@@ -65,6 +65,14 @@ def test_seen_split_is_disjoint_complete_ordered_and_deterministic():
     assert split_ids(list(reversed(utterances)), SplitParams()) == splits
 
 
+def test_split_keeps_only_the_listed_speakers():
+    splits = split_ids(_utterances(4, 20), SplitParams(speakers=["s2", "s4"]))
+    assert {i.split("_")[0] for ids in splits.values() for i in ids} == {"s2", "s4"}
+    assert sum(map(len, splits.values())) == 40
+    with pytest.raises(StageError, match="split.speakers not in the manifest: s9"):
+        split_ids(_utterances(4, 20), SplitParams(speakers=["s9"]))
+
+
 def test_unseen_split_holds_out_whole_speakers():
     splits = split_ids(_utterances(4, 5), SplitParams(mode="unseen", val_speakers=["s3"], test_speakers=["s4"]))
     speakers = {name: {i.split("_")[0] for i in ids} for name, ids in splits.items()}
