@@ -69,15 +69,17 @@ def _files(data: dict, kind: str) -> dict[str, dict]:
     return {path: (content or {}).get("data", {}) for path, content in (data.get(kind) or {}).items()}
 
 
-def existing_experiments() -> dict[str, dict]:
+def existing_experiments(commits: int = 1) -> dict[str, dict]:
     """{experiment name: {"params": params.yaml values, "metrics": {file: values}}} for the
-    current commit's experiments (the first baseline `dvc exp show` lists)."""
-    shown = json.loads(_dvc("exp", "show", "--json") or "[]")
-    found = {}
-    for baseline in shown[1:2] if len(shown) > 1 and shown[0].get("rev") == "workspace" else shown[:1]:
+    experiments based on the last `commits` commits (the newest one wins for a repeated name)."""
+    shown = json.loads(_dvc("exp", "show", "--json", "-n", str(commits)) or "[]")
+    found: dict[str, dict] = {}
+    for baseline in shown:
+        if baseline.get("rev") == "workspace":
+            continue
         for experiment in baseline.get("experiments") or []:
             for rev in experiment.get("revs") or []:
-                if rev.get("name") and rev.get("data"):
+                if rev.get("name") and rev.get("data") and rev["name"] not in found:
                     data = rev["data"]
                     found[rev["name"]] = {"params": _files(data, "params").get("params.yaml", {}),
                                           "metrics": _files(data, "metrics")}
@@ -99,6 +101,13 @@ def _figure(value, digits: int) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
+def _finished(result: dict) -> bool:
+    """Queued or running experiments show no (or the baseline's) metrics: both files, from this
+    experiment's decoder, or it does not count."""
+    training = result["metrics"].get(TRAIN, {})
+    return bool(result["metrics"].get(EVALUATE)) and training.get("decoder") == result["params"].get("decoder")
+
+
 def table(results: dict[str, dict]) -> str:
     """The markdown table, one block of rows per comparison."""
     header = ("| comparison | speakers | padding | derivatives | normalisation | decoder | val loss | MCD dB ↓ "
@@ -107,8 +116,10 @@ def table(results: dict[str, dict]) -> str:
     for title, rows in COMPARISONS:
         for index, (name, thesis) in enumerate(rows):
             result = results.get(PREFIX + name)
+            if result is not None and not _finished(result):
+                result = None
             if result is None:
-                lines.append(f"| {title if index == 0 else ''} | {name}: not run | | | | | | | | | | | {thesis} |")
+                lines.append(f"| {title if index == 0 else ''} | {name}: not run (yet) | | | | | | | | | | | {thesis} |")
                 continue
             params, metrics = result["params"], result["metrics"]
             evaluation, training = metrics.get(EVALUATE, {}), metrics.get(TRAIN, {})
@@ -136,12 +147,14 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--table-only", action="store_true", help="do not queue or run anything")
     parser.add_argument("--out", type=Path, help="also write the table to this file")
+    parser.add_argument("--commits", type=int, default=1,
+                        help="tabulate experiments based on this many recent commits (default: the current one)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         if not args.table_only:
             run_missing(existing_experiments())
-        markdown = table(existing_experiments())
+        markdown = table(existing_experiments(args.commits))
     except RuntimeError as error:
         log.error("%s", error)
         sys.exit(1)
