@@ -1,44 +1,79 @@
-"""Shared by the benchmarks: a small generated corpus taken through the preprocessing stages."""
+"""Shared by the benchmarks and the tests: small generated corpora taken through the
+preprocessing stages in this process, and markdown tables."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from pipeline import derivatives, mels, stats
-from pipeline.audio import AudioParams
-from pipeline.crop import CropParams
-from pipeline.landmarks import LandmarksParams
-from pipeline.landmarks import run as run_landmarks
-from pipeline.manifest import read_manifest, write_manifest
-from pipeline.mouths import run as run_mouths
-from pipeline.parallel import ParallelParams
-from pipeline.sources import Checks, GridLayout, check, find_grid
-from pipeline.split import SplitParams, split_ids
-from pipeline.store import StoreParams
-from pipeline.synth.generator import SyntheticParams, generate, plan
+from pipeline.compute.parallel import ParallelParams
+from pipeline.corpora.sources import Checks, GridLayout, check, find_grid
+from pipeline.corpora.synthetic.generator import SyntheticParams, generate_corpus
+from pipeline.io.manifest import Utterance, write_manifest
+from pipeline.io.splits import SplitParams
+
+SEQUENTIAL = ParallelParams(n_jobs=1)
+
+
+def manifest_of(root: Path) -> list[Utterance]:
+    """The checked utterances of a generated corpus at root."""
+    return [check(c, Checks()) for c in find_grid(root, GridLayout())]
+
+
+def preprocess(corpus: Path, out: Path, split: SplitParams | None = None, stages: tuple[str, ...] | None = None,
+               **sections) -> dict[str, Path]:
+    """A generated corpus through the stages landmarks, mouths, derivatives, mels, split and stats
+    (or the first few of them: `stages`), in this process, into `out`. `sections` replace stage
+    params by section name (landmarks, mouths, store, features, audio, parallel); `split` is
+    one utterance each for train, val and test of three per speaker unless given."""
+    from pipeline.audio.mels import AudioParams
+    from pipeline.face.crop import CropParams
+    from pipeline.face.features import FeatureParams
+    from pipeline.face.landmarks import LandmarksParams
+    from pipeline.io.store import StoreParams
+    from pipeline.stages import derivatives, landmarks, mels, mouths, stats
+    from pipeline.stages import split as split_stage
+
+    params = {"landmarks": LandmarksParams(), "mouths": CropParams(), "store": StoreParams(),
+              "features": FeatureParams(), "audio": AudioParams(), "parallel": SEQUENTIAL, **sections}
+    wanted = stages or ("landmarks", "mouths", "derivatives", "mels", "split", "stats")
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {name: out / name for name in ("landmarks", "mouths", "features", "mels")}
+    paths.update(manifest=out / "manifest.jsonl", split=out / "split.json", stats=out / "stats.json")
+    write_manifest(paths["manifest"], manifest_of(corpus))
+    if "landmarks" in wanted:
+        landmarks.run(params["landmarks"], params["store"], params["parallel"], manifest=paths["manifest"],
+                      out=paths["landmarks"], rejects=out / "landmarks_rejects.tsv", metrics=out / "landmarks.json",
+                      per_utterance=out / "landmarks_per_utterance.json")
+    if "mouths" in wanted:
+        mouths.run(params["mouths"], params["store"], params["parallel"], manifest=paths["manifest"],
+                   landmarks=paths["landmarks"], out=paths["mouths"])
+    if "derivatives" in wanted:
+        derivatives.run(params["features"], params["store"], mouths=paths["mouths"], out=paths["features"])
+    if "mels" in wanted:
+        mels.run(params["audio"], params["store"], params["parallel"], manifest=paths["manifest"], out=paths["mels"])
+    if "split" in wanted:
+        split_stage.run(split or SplitParams(train=0.34, val=0.33), manifest=paths["manifest"], out=paths["split"])
+    if "stats" in wanted:
+        stats.run(paths["features"], paths["mels"], paths["split"], paths["manifest"], paths["stats"])
+    return paths
 
 
 def prepare(root: Path, speakers: int, utterances: int, seed: int = 21) -> dict[str, Path]:
-    """Generate a corpus under root and run landmarks, mouths and split on it; returns paths."""
-    for job in plan(root / "corpus", SyntheticParams(speakers, utterances, seed=seed)):
-        generate(job)
-    paths = {"manifest": root / "manifest.jsonl", "landmarks": root / "landmarks", "mouths": root / "mouths",
-             "split": root / "split.json"}
-    write_manifest(paths["manifest"], [check(c, Checks()) for c in find_grid(root / "corpus", GridLayout())])
-    run_landmarks(LandmarksParams(), StoreParams(), ParallelParams(n_jobs=2), paths["manifest"], paths["landmarks"],
-                  root / "rejects.tsv", root / "landmarks.json", root / "per_utterance.json", None)
-    run_mouths(CropParams(), StoreParams(), ParallelParams(n_jobs=1), paths["manifest"], paths["landmarks"],
-               paths["mouths"], None)
-    paths["split"].write_text(json.dumps(split_ids(read_manifest(paths["manifest"]), SplitParams(train=0.8, val=0.1))))
-    return paths
+    """Generate a corpus under root/corpus and run landmarks, mouths and split on it."""
+    generate_corpus(root / "corpus", SyntheticParams(speakers, utterances, seed=seed), SEQUENTIAL)
+    return preprocess(root / "corpus", root, SplitParams(train=0.8, val=0.1), ("landmarks", "mouths", "split"),
+                      parallel=ParallelParams(n_jobs=2))
 
 
 def feature_stores(root: Path, paths: dict[str, Path], store_format: str = "zarr") -> dict[str, Path]:
     """Features, mels and stats in `store_format`, next to the prepared corpus."""
+    from pipeline.io.store import StoreParams
+    from pipeline.stages import derivatives, mels, stats
+
     out = {**paths, "features": root / f"features.{store_format}", "mels": root / f"mels.{store_format}",
            "stats": root / f"stats.{store_format}.json"}
-    derivatives.run(derivatives.FeatureParams(), StoreParams(store_format), paths["mouths"], out["features"])
-    mels.run(AudioParams(), StoreParams(store_format), ParallelParams(n_jobs=1), paths["manifest"], out["mels"])
+    derivatives.run(derivatives.FeatureParams(), StoreParams(store_format), mouths=paths["mouths"],
+                    out=out["features"])
+    mels.run(mels.AudioParams(), StoreParams(store_format), SEQUENTIAL, manifest=paths["manifest"], out=out["mels"])
     stats.run(out["features"], out["mels"], paths["split"], paths["manifest"], out["stats"])
     return out
 

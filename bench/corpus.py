@@ -17,13 +17,20 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import markdown_table
-from pipeline.corpus import generate_corpus
-from pipeline.media import write_video
-from pipeline.parallel import ParallelParams
-from pipeline.synth import face as faces
-from pipeline.synth.espeak import speak
-from pipeline.synth.generator import FPS, N_FRAMES, SyntheticParams, _face, plan
-from pipeline.synth.visemes import mouth_tracks
+from pipeline.compute.parallel import ParallelParams
+from pipeline.corpora.synthetic import face as faces
+from pipeline.corpora.synthetic.espeak import speak
+from pipeline.corpora.synthetic.generator import (
+    FPS,
+    N_FRAMES,
+    SyntheticParams,
+    _face,
+    _speech_span,
+    generate_corpus,
+    plan,
+)
+from pipeline.corpora.synthetic.visemes import mouth_tracks
+from pipeline.io.media import write_video
 
 
 def _parts(jobs, scratch: Path) -> dict[str, float]:
@@ -36,7 +43,7 @@ def _parts(jobs, scratch: Path) -> dict[str, float]:
         t0 = time.perf_counter()
         speech = speak(" ".join(job.sentence), job.speaker.voice)
         t1 = time.perf_counter()
-        first, last = speech.words[0].start, speech.words[-1].end
+        first, last = _speech_span(speech)
         tracks = mouth_tracks(speech.phonemes, first, last, 0.5 - first / speech.sample_rate,
                               speech.sample_rate, N_FRAMES, FPS)
         t2 = time.perf_counter()

@@ -20,14 +20,15 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from bench.common import feature_stores, markdown_table, prepare
-from pipeline import derivatives
-from pipeline.audio import AudioParams, log_mel
-from pipeline.crop import CropParams, mouth_crops
-from pipeline.dataset import LipSpeechDataset, Normalizer, collate, worker_init_fn
-from pipeline.features import video_features
-from pipeline.manifest import read_manifest
-from pipeline.media import read_audio, read_video
-from pipeline.store import StoreParams, StoreReader
+from pipeline.audio.mels import AudioParams, log_mel
+from pipeline.face.crop import CropParams, mouth_crops
+from pipeline.face.features import FeatureParams, video_features
+from pipeline.io.manifest import read_manifest, speakers_by_id
+from pipeline.io.media import read_audio, read_video
+from pipeline.io.store import StoreParams, StoreReader
+from pipeline.learn.dataset import LipSpeechDataset, collate, worker_init_fn
+from pipeline.learn.normalization import Normalizer
+from pipeline.stages import derivatives
 
 
 class OnTheFly(Dataset):
@@ -78,14 +79,14 @@ def main() -> None:
         rows, disk_rows = [], []
         for store_format in ("zarr", "hdf5"):
             start = time.perf_counter()
-            derivatives.run(derivatives.FeatureParams(), StoreParams(store_format), paths["mouths"],
-                            root / f"write_test.{store_format}")
+            derivatives.run(FeatureParams(), StoreParams(store_format), mouths=paths["mouths"],
+                            out=root / f"write_test.{store_format}")
             write_seconds = time.perf_counter() - start
             stores = feature_stores(root, paths, store_format)
             features, mel_store, stats_path = stores["features"], stores["mels"], stores["stats"]
             dataset = LipSpeechDataset(
                 [u.id for u in utterances], StoreReader(features), StoreReader(mel_store),
-                json.loads(stats_path.read_text()), {u.id: u.speaker for u in utterances})
+                json.loads(stats_path.read_text()), speakers_by_id(utterances))
             for workers in (0, 1, 2):
                 loader = DataLoader(dataset, batch_size=8, shuffle=False, collate_fn=collate, num_workers=workers,
                                     worker_init_fn=worker_init_fn if workers else None,

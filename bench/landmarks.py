@@ -21,15 +21,14 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import markdown_table
-from pipeline.crop import CropParams, mouth_crops
-from pipeline.detector import DlibLandmarker
-from pipeline.landmarks import LandmarksParams, process
-from pipeline.media import read_video
-from pipeline.parallel import pin_threads
-from pipeline.sources import Checks, GridLayout, check, find_grid
-from pipeline.synth.generator import SyntheticParams, generate, plan
-from pipeline.tracking import finish, track
+from bench.common import SEQUENTIAL, manifest_of, markdown_table
+from pipeline.compute.parallel import pin_threads
+from pipeline.corpora.synthetic.generator import SyntheticParams, generate_corpus
+from pipeline.face.crop import CropParams, mouth_crops
+from pipeline.face.detector import DlibLandmarker
+from pipeline.face.landmarks import LandmarksParams, process
+from pipeline.face.tracking import finish, track
+from pipeline.io.media import read_video
 
 
 def _timed(function, utterance, repeats: int = 3) -> tuple[float, object]:
@@ -52,9 +51,8 @@ def main() -> None:
     params = LandmarksParams(detect_every=args.detect_every)
     crop = CropParams()
     with tempfile.TemporaryDirectory() as scratch:
-        for job in plan(Path(scratch), SyntheticParams(args.speakers, args.utterances, seed=11)):
-            generate(job)
-        utterances = [check(c, Checks()) for c in find_grid(Path(scratch), GridLayout())]
+        generate_corpus(Path(scratch), SyntheticParams(args.speakers, args.utterances, seed=11), SEQUENTIAL)
+        utterances = manifest_of(Path(scratch))
         landmarker = DlibLandmarker(upsample=params.upsample)
         per_frame_detector = DlibLandmarker(upsample=1)
         process(utterances[0], params)  # load the models before timing

@@ -10,7 +10,6 @@ is under 10%).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import tempfile
 import time
 from pathlib import Path
@@ -20,33 +19,28 @@ from torch.utils.data import DataLoader
 
 from bench.common import feature_stores, markdown_table, prepare
 from models.model import ModelParams
-from pipeline import params as params_io
-from pipeline.dataset import collate, worker_init_fn
-from pipeline.device import resolve_device
-from pipeline.train import Inputs, TrainParams, _to, build
+from pipeline.compute.device import resolve_device
+from pipeline.io import params as params_io
+from pipeline.learn.dataset import collate, worker_init_fn
+from pipeline.learn.training import TrainingData, TrainParams, build, train_step
 
 
-def _throughput(decoder: str, model_params: ModelParams, inputs: Inputs, device: torch.device, steps: int,
+def _throughput(decoder: str, model_params: ModelParams, data: TrainingData, device: torch.device, steps: int,
                 workers: int) -> tuple[float, float]:
     train = TrainParams(batch_size=8, num_workers=workers)
-    dataset, _, model, _, _ = build(decoder, model_params, train, "standard", inputs)
-    model.to(device).train()
-    loader = DataLoader(dataset, batch_size=8, shuffle=True, collate_fn=collate, num_workers=workers, drop_last=True,
-                        worker_init_fn=worker_init_fn if workers else None, pin_memory=device.type == "cuda")
+    setup = build(decoder, model_params, train, "standard", data)
+    model = setup.model.to(device).train()
+    loader = DataLoader(setup.train_set, batch_size=8, shuffle=True, collate_fn=collate, num_workers=workers,
+                        drop_last=True, worker_init_fn=worker_init_fn if workers else None,
+                        pin_memory=device.type == "cuda")
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
     wait = compute = 0.0
     done = 0
     while done <= steps:
         ready = time.perf_counter()
         for batch in loader:
             arrived = time.perf_counter()
-            video, mel, video_lengths, mel_lengths, speakers = _to(device, batch)
-            with autocast:
-                loss = model.loss(model(video, video_lengths, speakers, mel, mel_lengths), mel, mel_lengths)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            train_step(model, model, batch, optimizer, device)
             if device.type == "cuda":
                 torch.cuda.synchronize()
             finished = time.perf_counter()
@@ -74,14 +68,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
         stores = feature_stores(root, prepare(root, args.speakers, args.utterances))
-        inputs = Inputs(stores["features"], stores["mels"], stores["split"], stores["stats"], stores["manifest"])
-        rows = [(decoder, *_throughput(decoder, model_params, inputs, device, args.steps, args.workers))
+        data = TrainingData(stores["features"], stores["mels"], stores["split"], stores["stats"], stores["manifest"])
+        rows = [(decoder, *_throughput(decoder, model_params, data, device, args.steps, args.workers))
                 for decoder in ("mlp", "conv", "flow")]
     name = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
     print(f"\ntraining throughput, model width {model_params.width}, batches of 8 x 75 frames, {name}, "
           f"{args.workers} DataLoader workers, {args.steps} steps\n")
     print(markdown_table(["decoder", "samples/s", "data wait"],
                          [[decoder, f"{rate:.1f}", f"{wait:.1%}"] for decoder, rate, wait in rows]))
+
 
 if __name__ == "__main__":
     main()

@@ -1,1 +1,1 @@
-"""Torch models for lip-to-speech: encoder, decoders, postnet, losses (arrive with the `train` stage)."""
+"""Torch models for lip-to-speech: ResNet18, the encoder, the decoders (mlp, conv, flow), postnet, losses."""

@@ -2,26 +2,30 @@
 postnet; its losses; and building it from params."""
 from __future__ import annotations
 
+import typing
 from dataclasses import asdict, dataclass
+from typing import Literal
 
 import torch
 from torch import nn
 
 from models.decoders import ConvDecoder, FlowDecoder, MLPDecoder, Postnet
 from models.encoder import Encoder
+from pipeline.errors import ParamsError
 
-DECODERS = ("mlp", "conv", "flow")
+Decoder = Literal["mlp", "conv", "flow"]  # `decoder` in params.yaml
+DECODERS = typing.get_args(Decoder)
 
 
 @dataclass(frozen=True)
 class ModelParams:
-    """`model` in params.yaml (the decoder is the top-level `decoder`)."""
+    """`model` in params.yaml (the decoder is the top-level `decoder`); defaults as params.yaml."""
 
-    width: float = 0.25  # ResNet18 channel multiplier; 1.0 is the thesis
+    width: float = 0.125  # ResNet18 channel multiplier; 1.0 is the thesis
     gru_hidden: int = 128
     bidirectional: bool = False
     dropout: float = 0.25
-    mlp_hidden: int = 2000
+    mlp_hidden: int = 512  # the thesis: 2000
     conv_channels: int = 128
     conv_layers: int = 2
     flow_steps: int = 2
@@ -45,13 +49,11 @@ class Shapes:
 
 
 class LipToSpeech(nn.Module):
-    def __init__(self, decoder: str, params: ModelParams, shapes: Shapes) -> None:
+    def __init__(self, decoder: Decoder, params: ModelParams, shapes: Shapes) -> None:
         super().__init__()
-        if decoder not in DECODERS:
-            raise ValueError(f"decoder must be one of {', '.join(DECODERS)}, got {decoder!r}")
         if decoder == "flow" and params.postnet:
-            raise ValueError("model.postnet does not apply to the flow decoder (its output is sampled, "
-                             "not regressed); set model.postnet: false")
+            raise ParamsError("model.postnet does not apply to the flow decoder (its output is sampled, "
+                              "not regressed); set model.postnet: false")
         self.kind, self.params, self.shapes = decoder, params, shapes
         self.encoder = Encoder(shapes.in_channels, params.width, params.gru_hidden, params.bidirectional,
                                params.dropout)
@@ -63,9 +65,11 @@ class LipToSpeech(nn.Module):
         elif decoder == "conv":
             self.decoder = ConvDecoder(features, shapes.n_mels, shapes.k, params.conv_channels, params.conv_layers,
                                        shapes.output)
-        else:
+        elif decoder == "flow":
             self.decoder = FlowDecoder(features, shapes.n_mels, shapes.k, params.flow_steps, params.flow_hidden,
                                        params.sigma)
+        else:
+            raise ValueError(f"unknown decoder {decoder!r}")
         self.postnet = Postnet(shapes.n_mels) if params.postnet else None
 
     def encode(self, video: torch.Tensor, lengths: torch.Tensor, speakers: torch.Tensor) -> torch.Tensor:

@@ -12,30 +12,39 @@ from __future__ import annotations
 
 import argparse
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
-from pipeline import params as params_io
-from pipeline.crop import CropParams, mouth_crops
-from pipeline.evaluate import EvaluateParams
-from pipeline.features import video_features
-from pipeline.inference import Synthesiser
-from pipeline.landmarks import LandmarksParams, landmarks_of
-from pipeline.media import MediaError, probe_video, read_video, write_wav
-from pipeline.stage import StageError, run_stage
+from pipeline.errors import StageError, run_command
+from pipeline.face.crop import CropParams, mouth_crops
+from pipeline.face.features import video_features
+from pipeline.face.landmarks import LandmarksParams, landmarks_of
+from pipeline.io import params as params_io
+from pipeline.io.media import MediaError, probe_video, read_video, write_wav
+from pipeline.learn.evaluation import EvaluateParams
+from pipeline.learn.inference import Synthesiser
 
 log = logging.getLogger("pipeline.speak")
 STEPS = ("read video", "landmarks", "mouth crops", "model", "vocoder")
+SECTIONS = {"landmarks": LandmarksParams, "evaluate": EvaluateParams}
 
 
-def speak(video: Path, out: Path, model_path: Path, landmarks: LandmarksParams, evaluate: EvaluateParams,
-          speaker: str | None = None) -> float:
-    """Write the speech for `video` to `out`; returns its duration in seconds."""
-    synthesiser = Synthesiser.load(model_path, evaluate.vocoder, evaluate.device)
-    synthesiser.speaker_index(speaker)  # an unknown speaker fails before any work
-    if speaker is not None and synthesiser.model.speaker is None:
-        log.warning("this model has no speaker conditioning (model.speaker_embedding: false); --speaker changes nothing")
+@dataclass
+class Speech:
+    """What speaking for a video gives: the predicted log-mel (n_mels, k*T) and its waveform."""
+
+    mel: np.ndarray
+    waveform: np.ndarray
+    fps: float
+    frames: int
+
+
+def speech_for(video: Path, synthesiser: Synthesiser, landmarks: LandmarksParams, evaluate: EvaluateParams,
+               speaker: str | None = None) -> Speech:
+    """Landmarks, the checkpoint's crop and features, the model and the vocoder, for one video."""
     recorded = synthesiser.checkpoint["preprocessing"]["features"]
     crop = CropParams(recorded["mode"], recorded["size"], recorded["padding"], recorded["grayscale"])
     progress = tqdm(total=len(STEPS), desc="speak", unit="step")
@@ -65,10 +74,21 @@ def speak(video: Path, out: Path, model_path: Path, landmarks: LandmarksParams, 
         raise StageError(f"{video}: {error}") from error
     finally:
         progress.close()
+    return Speech(mel, waveform, info.fps, info.frames)
+
+
+def speak(video: Path, out: Path, model_path: Path, landmarks: LandmarksParams, evaluate: EvaluateParams,
+          speaker: str | None = None) -> float:
+    """Write the speech for `video` to `out`; returns its duration in seconds."""
+    synthesiser = Synthesiser.load(model_path, evaluate.vocoder, evaluate.device)
+    synthesiser.speaker_index(speaker)  # an unknown speaker fails before any work
+    if speaker is not None and synthesiser.model.speaker is None:
+        log.warning("this model has no speaker conditioning (model.speaker_embedding: false); --speaker changes nothing")
+    speech = speech_for(video, synthesiser, landmarks, evaluate, speaker)
     out.parent.mkdir(parents=True, exist_ok=True)
-    write_wav(out, waveform, synthesiser.audio.sample_rate)
-    seconds = len(waveform) / synthesiser.audio.sample_rate
-    log.info("%s: %d frames at %g fps -> %s (%.2f s at %d Hz)", video, info.frames, info.fps, out, seconds,
+    write_wav(out, speech.waveform, synthesiser.audio.sample_rate)
+    seconds = len(speech.waveform) / synthesiser.audio.sample_rate
+    log.info("%s: %d frames at %g fps -> %s (%.2f s at %d Hz)", video, speech.frames, speech.fps, out, seconds,
              synthesiser.audio.sample_rate)
     return seconds
 
@@ -82,14 +102,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--params", type=Path, default=params_io.DEFAULT_PATH,
                         help="for the landmarks and evaluate.vocoder sections")
     args = parser.parse_args(argv)
-    run_stage(log, lambda values: speak(
-        args.video, args.out, args.model,
-        params_io.section(LandmarksParams, values.get("landmarks"), "landmarks"),
-        params_io.section(EvaluateParams, values.get("evaluate"), "evaluate"),
-        args.speaker), args.params)
+
+    def body() -> float:
+        sections = params_io.sections(args.params, SECTIONS)
+        return speak(args.video, args.out, args.model, sections["landmarks"], sections["evaluate"], args.speaker)
+
+    run_command(log, body)
 
 
 if __name__ == "__main__":
-    from pipeline.speak import main as stage_main
-
-    stage_main()
+    main()

@@ -23,6 +23,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipeline.errors import StageError, run_command
+
 log = logging.getLogger("pipeline.thesis_experiments")
 PREFIX = "thesis-"
 EVALUATE = "metrics/evaluate.json"
@@ -61,7 +63,7 @@ COMPARISONS = (
 def _dvc(*args: str, capture: bool = True) -> str:
     done = subprocess.run([sys.executable, "-m", "dvc", *args], capture_output=capture, text=True)
     if done.returncode != 0:
-        raise RuntimeError(f"dvc {' '.join(args)} failed: {(done.stderr or '').strip().splitlines()[-1:]}")
+        raise StageError(f"dvc {' '.join(args)} failed: {(done.stderr or '').strip().splitlines()[-1:]}")
     return done.stdout if capture else ""
 
 
@@ -150,17 +152,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--commits", type=int, default=1,
                         help="tabulate experiments based on this many recent commits (default: the current one)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    try:
+
+    def body() -> None:
         if not args.table_only:
             run_missing(existing_experiments())
         markdown = table(existing_experiments(args.commits))
-    except RuntimeError as error:
-        log.error("%s", error)
-        sys.exit(1)
-    print(markdown)
-    if args.out:
-        args.out.write_text(markdown + "\n")
+        print(markdown)
+        if args.out:
+            args.out.write_text(markdown + "\n")
+
+    run_command(log, body)
 
 
 if __name__ == "__main__":

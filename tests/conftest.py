@@ -6,19 +6,33 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.manifest import Utterance
-from pipeline.synth.generator import SyntheticParams, generate, plan
+from bench.common import SEQUENTIAL, manifest_of, preprocess  # noqa: F401 (shared with the tests)
+from models.model import ModelParams
+from pipeline.corpora.synthetic.generator import SyntheticParams, generate_corpus
+from pipeline.learn.training import TrainParams
 
 REPO = Path(__file__).resolve().parents[1]
+TINY_MODEL = ModelParams(width=0.125, gru_hidden=16, mlp_hidden=32, conv_channels=16, flow_hidden=16)
+TINY_TRAIN = TrainParams(batch_size=2, lr=1e-3, max_epochs=2, window=16)
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="no CUDA GPU here (torch.cuda.is_available() is False)")
+    for item in items:
+        if "cuda" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")
 def tiny_corpus(tmp_path_factory) -> tuple[Path, SyntheticParams]:
     """Two speakers x three utterances of the embedded corpus, generated once per test session."""
-    root = tmp_path_factory.mktemp("tiny_corpus")
     params = SyntheticParams(speakers=2, utterances_per_speaker=3, seed=7)
-    for job in plan(root, params):
-        generate(job)
+    root = tmp_path_factory.mktemp("tiny_corpus")
+    generate_corpus(root, params, SEQUENTIAL)
     return root, params
 
 
@@ -37,42 +51,35 @@ def tone(seconds: float, sample_rate: int = 16000, level: float = 0.3, seed: int
     return np.round(signal * 32767).astype(np.int16)
 
 
-def manifest_of(root: Path) -> list[Utterance]:
-    """The checked utterances of a generated corpus at root."""
-    from pipeline.sources import Checks, GridLayout, check, find_grid
-
-    return [check(c, Checks()) for c in find_grid(root, GridLayout())]
-
-
 @pytest.fixture(scope="session")
 def stores(tiny_corpus, tmp_path_factory) -> dict[str, Path]:
     """The tiny corpus through landmarks, mouths, derivatives, mels, split and stats."""
+    return preprocess(tiny_corpus[0], tmp_path_factory.mktemp("stores"))
+
+
+def train_model(stores: dict[str, Path], out: Path, decoder: str = "conv", model=None, train=None,
+                normalize: str = "standard", split: Path | None = None) -> dict:
+    """The train stage on prepared stores (tiny model and settings unless given); returns its summary."""
+    from pipeline.stages import train as train_stage
+
+    return train_stage.run(decoder, model or TINY_MODEL, train or TINY_TRAIN, normalize, features=stores["features"],
+                           mels=stores["mels"], split=split or stores["split"], stats=stores["stats"],
+                           manifest=stores["manifest"], out=out / "model.pt", metrics=out / "train.json",
+                           live=out / "dvclive")
+
+
+@pytest.fixture(scope="session")
+def fitted(stores, tmp_path_factory) -> dict[str, Path]:
+    """A conv model trained on all six utterances until it fits them, and a split whose test
+    part is those same utterances: with six utterances this checks that training taught the
+    model the video-to-speech mapping it was shown (not that it generalises; the README's figures
+    on the embedded corpus measure that, on held-out utterances)."""
     import json
 
-    from pipeline import derivatives, mels, stats
-    from pipeline.audio import AudioParams
-    from pipeline.crop import CropParams
-    from pipeline.landmarks import LandmarksParams
-    from pipeline.landmarks import run as run_landmarks
-    from pipeline.manifest import read_manifest, write_manifest
-    from pipeline.mouths import run as run_mouths
-    from pipeline.parallel import ParallelParams
-    from pipeline.split import SplitParams, split_ids
-    from pipeline.store import StoreParams
-
-    root, _ = tiny_corpus
-    out = tmp_path_factory.mktemp("stores")
-    sequential = ParallelParams(n_jobs=1)
-    paths = {name: out / name for name in ("landmarks", "mouths", "features", "mels")}
-    paths.update(manifest=out / "manifest.jsonl", split=out / "split.json", stats=out / "stats.json")
-    write_manifest(paths["manifest"], manifest_of(root))
-    run_landmarks(LandmarksParams(), StoreParams(), sequential, paths["manifest"], paths["landmarks"],
-                  out / "rejects.tsv", out / "m.json", out / "pu.json", None)
-    run_mouths(CropParams(), StoreParams(), sequential, paths["manifest"], paths["landmarks"], paths["mouths"], None)
-    derivatives.run(derivatives.FeatureParams(), StoreParams(), paths["mouths"], paths["features"])
-    mels.run(AudioParams(), StoreParams(), sequential, paths["manifest"], paths["mels"])
-    # Three utterances per speaker: one each for train, val and test.
-    splits = split_ids(read_manifest(paths["manifest"]), SplitParams(train=0.34, val=0.33))
-    paths["split"].write_text(json.dumps(splits))
-    stats.run(paths["features"], paths["mels"], paths["split"], paths["manifest"], paths["stats"])
-    return paths
+    out = tmp_path_factory.mktemp("fitted")
+    every = sorted(i for ids in json.loads(stores["split"].read_text()).values() for i in ids)
+    split = out / "split.json"
+    split.write_text(json.dumps({"train": every, "val": every, "test": every}))
+    train_model(stores, out, train=TrainParams(batch_size=2, lr=3e-3, max_epochs=40, early_stopping=40, window=None),
+                split=split)
+    return {"model": out / "model.pt", "split": split}

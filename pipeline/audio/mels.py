@@ -1,0 +1,77 @@
+"""Log-mel spectrograms locked to the video frame rate.
+
+hop = sample_rate / (fps * k) samples with integer k (`audio.mel_frames_per_video_frame`), so
+every video frame owns exactly k mel frames. Pad/trim rule: the audio is first cut or
+zero-padded to exactly T video frames (T * k * hop samples); the STFT is centred (each frame's
+window centred on its hop, the signal reflected at the ends), which gives T*k + 1 frames; the
+last one (centred past the end) is dropped, leaving exactly T*k. Values are the natural log of
+the mel-filtered magnitude spectrum, clipped below at 1e-5 (Tacotron 2's convention).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from pipeline.errors import ParamsError
+
+LOG_FLOOR = 1e-5
+
+
+@dataclass(frozen=True)
+class AudioParams:
+    """`audio` in params.yaml."""
+
+    sample_rate: int = 22050
+    mel_frames_per_video_frame: int = 3
+    n_fft: int = 1024
+    win_length: int = 1024
+    n_mels: int = 80
+    fmin: float = 0.0
+    fmax: float = 8000.0
+
+    @classmethod
+    def from_attrs(cls, attrs: dict) -> AudioParams:
+        """The settings a mels store was made with (its attrs, or a checkpoint's copy of them)."""
+        return cls(**{name: attrs[name] for name in cls.__dataclass_fields__})
+
+    def hop_length(self, fps: float) -> int:
+        """Samples per mel frame; ParamsError (a ValueError) when the rates do not divide evenly."""
+        hop = self.sample_rate / (fps * self.mel_frames_per_video_frame)
+        if abs(hop - round(hop)) > 1e-6:
+            raise ParamsError(
+                f"audio.sample_rate {self.sample_rate} is not a multiple of fps {fps:g} x "
+                f"mel_frames_per_video_frame {self.mel_frames_per_video_frame}: the hop would be {hop:.3f} "
+                f"samples. Pick e.g. sample_rate {int(round(hop)) * int(round(fps * self.mel_frames_per_video_frame))}.")
+        return int(round(hop))
+
+
+def resample(samples: np.ndarray, rate: int, target: int) -> np.ndarray:
+    if rate == target:
+        return samples.astype(np.float32)
+    import librosa
+
+    return librosa.resample(samples.astype(np.float32), orig_sr=rate, target_sr=target, res_type="soxr_hq")
+
+
+def fit_audio(samples: np.ndarray, rate: int, n_video_frames: int, fps: float, params: AudioParams) -> np.ndarray:
+    """The audio the mels describe: resampled to `sample_rate`, cut or zero-padded to exactly
+    n_video_frames * k * hop samples (the reference that synthesised speech is measured against)."""
+    wanted = n_video_frames * params.mel_frames_per_video_frame * params.hop_length(fps)
+    audio = resample(samples, rate, params.sample_rate)
+    return np.pad(audio[:wanted], (0, max(0, wanted - len(audio))))
+
+
+def log_mel(samples: np.ndarray, rate: int, n_video_frames: int, fps: float, params: AudioParams) -> np.ndarray:
+    """(k * n_video_frames, n_mels) float32 log-mel frames of mono audio at any sample rate."""
+    import librosa
+
+    hop = params.hop_length(fps)
+    audio = fit_audio(samples, rate, n_video_frames, fps, params)
+    n_mel_frames = n_video_frames * params.mel_frames_per_video_frame
+    spectrum = np.abs(librosa.stft(audio, n_fft=params.n_fft, hop_length=hop, win_length=params.win_length,
+                                   center=True, pad_mode="reflect"))
+    basis = librosa.filters.mel(sr=params.sample_rate, n_fft=params.n_fft, n_mels=params.n_mels,
+                                fmin=params.fmin, fmax=params.fmax)
+    mel = basis @ spectrum[:, :n_mel_frames]
+    return np.log(np.maximum(mel, LOG_FLOOR)).T.astype(np.float32)

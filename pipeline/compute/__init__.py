@@ -1,0 +1,1 @@
+"""Where work runs: worker processes (joblib: loky or Dask) and torch devices."""

@@ -1,0 +1,82 @@
+"""GRID corpus conventions: the sentence grammar, utterance ids and `.align` files.
+
+A GRID sentence is command colour preposition letter digit adverb ("bin blue at f two now"); its id
+takes one character per word ("bbaf2n"). Alignments count time in units of 1/1000 of a 25 fps video
+frame (40 ms), i.e. 25 000 units per second.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipeline.io.manifest import Word
+
+COMMANDS = ("bin", "lay", "place", "set")
+COLOURS = ("blue", "green", "red", "white")
+PREPOSITIONS = ("at", "by", "in", "with")
+LETTERS = tuple("abcdefghijklmnopqrstuvxyz")  # GRID leaves out w
+DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+ADVERBS = ("again", "now", "please", "soon")
+SLOTS = (COMMANDS, COLOURS, PREPOSITIONS, LETTERS, DIGITS, ADVERBS)
+N_SENTENCES = 4 * 4 * 4 * 25 * 10 * 4
+
+UNITS_PER_SECOND = 25_000
+SILENCE = "sil"
+PAUSES = (SILENCE, "sp")  # what alignments mark between words; not words of the transcript
+
+
+def _id_char(slot: tuple[str, ...], word: str) -> str:
+    if slot is DIGITS:
+        return "z" if word == "zero" else str(DIGITS.index(word))
+    return word[0]
+
+
+def sentence_id(words: tuple[str, ...] | list[str]) -> str:
+    """GRID id of a sentence, e.g. ("bin", "blue", "at", "f", "two", "now") -> "bbaf2n"."""
+    return "".join(_id_char(slot, word) for slot, word in zip(SLOTS, words, strict=True))
+
+
+def sentence_from_index(index: int) -> tuple[str, ...]:
+    """The `index`-th sentence of GRID's grammar (0 <= index < N_SENTENCES), mixed-radix order."""
+    if not 0 <= index < N_SENTENCES:
+        raise ValueError(f"sentence index {index} outside 0..{N_SENTENCES - 1}")
+    words = []
+    for slot in reversed(SLOTS):
+        index, choice = divmod(index, len(slot))
+        words.append(slot[choice])
+    return tuple(reversed(words))
+
+
+def sentence_from_id(utterance_id: str) -> tuple[str, ...] | None:
+    """Words of a GRID id ("bbaf2n"), or None when the id is not a GRID sentence."""
+    if len(utterance_id) != len(SLOTS):
+        return None
+    words = []
+    for slot, char in zip(SLOTS, utterance_id):
+        matches = [w for w in slot if _id_char(slot, w) == char]
+        if len(matches) != 1:
+            return None
+        words.append(matches[0])
+    return tuple(words)
+
+
+def format_align(words: list[Word]) -> str:
+    """GRID `.align` text: one `start end word` line per word, times in 1/1000 frame units."""
+    return "".join(
+        f"{round(w.start * UNITS_PER_SECOND)} {round(w.end * UNITS_PER_SECOND)} {w.word}\n" for w in words
+    )
+
+
+def read_align(path: Path) -> list[Word]:
+    """Parse a GRID `.align` file; raises ValueError with the offending line when malformed."""
+    words = []
+    for number, line in enumerate(Path(path).read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = line.split()
+        if len(parts) != 3:
+            raise ValueError(f"{path}:{number}: expected 'start end word', got {line!r}")
+        start, end = int(parts[0]), int(parts[1])
+        if end < start:
+            raise ValueError(f"{path}:{number}: end {end} before start {start}")
+        words.append(Word(parts[2], start / UNITS_PER_SECOND, end / UNITS_PER_SECOND))
+    return words

@@ -1,0 +1,36 @@
+"""The corpus contact sheet: a row per speaker, frames at the middle of each word."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from pipeline.io.manifest import Utterance
+from pipeline.io.media import MediaError, read_video
+from pipeline.io.pictures import first_per_speaker, label, write_grid
+
+
+def _moments(utterance: Utterance, n_frames: int, columns: int) -> list[tuple[int, str]]:
+    """Frames to show: the middle of each timed word, else evenly spaced frames."""
+    timed = [w for w in utterance.words if w.start is not None and w.end is not None]
+    if timed:
+        picks = [(min(n_frames - 1, int((w.start + w.end) / 2 * utterance.fps)), w.word) for w in timed]
+        return [(0, "(start)")] + picks[: columns - 1]
+    return [(int(i), f"frame {int(i)}") for i in np.linspace(0, n_frames - 1, columns)]
+
+
+def corpus_sheet(utterances: list[Utterance], path: Path, columns: int = 7, scale: float = 0.5) -> None:
+    """One row per speaker (first utterance of each): frames at word midpoints, labelled."""
+    rows = []
+    for utterance in first_per_speaker(utterances):
+        try:
+            frames = read_video(Path(utterance.video))
+        except MediaError:
+            continue
+        tiles = []
+        for index, word in _moments(utterance, len(frames), columns):
+            small = cv2.resize(frames[index], None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+            tiles.append(label(small, f"{utterance.id} {word}" if not tiles else word))
+        rows.append(tiles)
+    write_grid(rows, path)

@@ -1,0 +1,183 @@
+"""The embedded corpus: GRID-format talking-face videos, speech and alignments, made offline.
+
+Layout (identical to the `grid` source's default patterns):
+
+    ROOT/video/s1/bbaf2n.mpg    75 frames, 25 fps, 360x288 MPEG-1 with an MPEG audio track
+    ROOT/audio/s1/bbaf2n.wav    3.0 s, 16-bit PCM, espeak-ng's 22 050 Hz
+    ROOT/align/s1/bbaf2n.align  GRID alignment (1000 units per frame, `sil` at both ends)
+    ROOT/truth/s1/bbaf2n.npy    what the generator drew: per-frame landmarks and mouth tracks
+
+Every utterance draws from its own random generator seeded by (seed, speaker, utterance), so the
+files are byte-identical for the same params whatever the number of workers.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.compute.parallel import ParallelParams, parallel_map
+from pipeline.corpora import grid
+from pipeline.corpora.synthetic import face as faces
+from pipeline.corpora.synthetic.espeak import Speech, Voice, speak
+from pipeline.corpora.synthetic.visemes import mouth_tracks
+from pipeline.io.files import replacing
+from pipeline.io.manifest import Word
+from pipeline.io.media import write_video, write_wav
+
+FPS = 25
+N_FRAMES = 75
+DURATION = N_FRAMES / FPS
+VARIANTS = ("m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4", "f5")
+TRUTH_DTYPE = np.dtype([("landmarks", np.float32, (68, 2)), ("mouth", np.float32, (4,))])
+
+
+@dataclass(frozen=True)
+class SyntheticParams:
+    """`corpus.synthetic` in params.yaml."""
+
+    speakers: int = 4
+    utterances_per_speaker: int = 60
+    seed: int = 0
+    noise_db: float = -55.0
+
+
+@dataclass(frozen=True)
+class Speaker:
+    """A generated speaker: GRID-style id, voice and face."""
+
+    id: str
+    voice: Voice
+    look: faces.Look
+
+
+@dataclass(frozen=True)
+class Job:
+    """One utterance to generate."""
+
+    root: str
+    speaker_index: int
+    utterance_index: int
+    sentence: tuple[str, ...]
+    params: SyntheticParams
+
+    @property
+    def speaker(self) -> Speaker:
+        return make_speaker(self.params.seed, self.speaker_index)
+
+    @property
+    def utterance_id(self) -> str:
+        return grid.sentence_id(self.sentence)
+
+
+def make_speaker(seed: int, index: int) -> Speaker:
+    """Speaker `index` (0-based, id s{index+1}): voice and face drawn from (seed, index)."""
+    rng = np.random.default_rng([seed, index, 0])
+    voice = Voice(
+        variant=VARIANTS[int(rng.integers(len(VARIANTS)))],
+        rate=int(rng.integers(150, 186)),
+        pitch=int(rng.integers(25, 76)),
+        pitch_range=int(rng.integers(30, 81)),
+    )
+    return Speaker(f"s{index + 1}", voice, faces.Look.random(rng))
+
+
+def plan(root: Path, params: SyntheticParams) -> list[Job]:
+    """All utterances to generate: per speaker, distinct GRID sentences, sorted by id."""
+    jobs = []
+    per_speaker = params.utterances_per_speaker
+    if not 0 < per_speaker <= grid.N_SENTENCES:
+        raise ValueError(f"utterances_per_speaker must be in 1..{grid.N_SENTENCES}, got {per_speaker}")
+    for s in range(params.speakers):
+        rng = np.random.default_rng([params.seed, s, 1])
+        picks = rng.choice(grid.N_SENTENCES, size=per_speaker, replace=False)
+        sentences = sorted((grid.sentence_from_index(int(i)) for i in picks), key=grid.sentence_id)
+        jobs += [Job(str(root), s, u, sentence, params) for u, sentence in enumerate(sentences)]
+    return jobs
+
+
+@functools.lru_cache(maxsize=8)
+def _face(seed: int, speaker_index: int) -> faces.Face:
+    return faces.Face(make_speaker(seed, speaker_index).look)
+
+
+def _sample(seconds: float, rate: int) -> int:
+    """The sample at `seconds` (espeak's word times are whole samples)."""
+    return round(seconds * rate)
+
+
+def _speech_span(speech: Speech) -> tuple[int, int]:
+    """First and last sample of the spoken words."""
+    return _sample(speech.words[0].start, speech.sample_rate), _sample(speech.words[-1].end, speech.sample_rate)
+
+
+def _speak_within(text: str, voice: Voice, limit_s: float) -> Speech:
+    """Synthesise, speeding the voice up until the speech fits in `limit_s` seconds."""
+    for _ in range(10):
+        speech = speak(text, voice)
+        first, last = _speech_span(speech)
+        if (last - first) / speech.sample_rate <= limit_s:
+            return speech
+        voice = Voice(voice.language, voice.variant, int(voice.rate * 1.1), voice.pitch, voice.pitch_range)
+    raise RuntimeError(f"could not fit {text!r} into {limit_s} s")
+
+
+def generate(job: Job) -> str:
+    """Write one utterance's video, wav, alignment and truth; returns its id."""
+    speaker, params = job.speaker, job.params
+    rng = np.random.default_rng([params.seed, job.speaker_index, 2, job.utterance_index])
+    speech = _speak_within(" ".join(job.sentence), speaker.voice, DURATION - 0.4)
+    rate = speech.sample_rate
+    first, last = _speech_span(speech)
+    spoken = (last - first) / rate
+    onset = float(rng.uniform(0.15, DURATION - 0.15 - spoken))
+
+    # Audio: the speech placed at `onset` inside a 3.0 s window, with faint noise.
+    window = np.zeros(round(DURATION * rate), np.float64)
+    shift = round(onset * rate) - first
+    clip = speech.audio[max(0, -shift):]
+    window[max(0, shift):max(0, shift) + len(clip)] = clip[: len(window) - max(0, shift)]
+    noise_scale = 32767 * 10 ** (params.noise_db / 20)
+    window += rng.normal(0.0, noise_scale, len(window))
+    audio = np.clip(np.round(window), -32768, 32767).astype(np.int16)
+
+    # Alignment from espeak's word events.
+    times = [Word(grid.SILENCE, 0.0, (first + shift) / rate)]
+    times += [Word(w.word, (_sample(w.start, rate) + shift) / rate, (_sample(w.end, rate) + shift) / rate)
+              for w in speech.words]
+    times.append(Word(grid.SILENCE, (last + shift) / rate, DURATION))
+
+    # Video: the mouth follows the phonemes, the head moves a little.
+    tracks = mouth_tracks(speech.phonemes, first, last, shift / rate, rate, N_FRAMES, FPS)
+    motion = faces.head_motion(rng, N_FRAMES, FPS)
+    frames, landmarks = faces.render(_face(params.seed, job.speaker_index), tracks, motion)
+
+    root, spk, uid = Path(job.root), speaker.id, job.utterance_id
+    paths = {kind: root / kind / spk / f"{uid}.{ext}"
+             for kind, ext in (("video", "mpg"), ("audio", "wav"), ("align", "align"), ("truth", "npy"))}
+    for path in paths.values():
+        path.parent.mkdir(parents=True, exist_ok=True)
+    write_video(paths["video"], frames, FPS, audio, rate)
+    write_wav(paths["audio"], audio, rate)
+    paths["align"].write_text(grid.format_align(times))
+    truth = np.empty(N_FRAMES, TRUTH_DTYPE)
+    truth["landmarks"], truth["mouth"] = landmarks, tracks
+    np.save(paths["truth"], truth)
+    return f"{spk}/{uid}"
+
+
+def generate_corpus(out: Path, params: SyntheticParams, parallel: ParallelParams) -> int:
+    """Generate the whole corpus into OUT.partial, then rename it to OUT (an interrupted run never
+    leaves a tree at OUT); returns the number of utterances."""
+    with replacing(out) as partial:
+        jobs = plan(partial, params)
+        for _ in parallel_map(generate, jobs, parallel, desc="corpus: generate"):
+            pass
+    return len(jobs)
+
+
+def read_truth(root: Path, speaker: str, utterance_id: str) -> np.ndarray:
+    """The generator's own per-frame landmarks and mouth tracks (see TRUTH_DTYPE)."""
+    return np.load(Path(root) / "truth" / speaker / f"{utterance_id}.npy")

@@ -1,0 +1,1 @@
+"""Files in and out: media, the manifest, feature stores, params, splits, pictures, atomic writes."""

@@ -1,0 +1,78 @@
+"""The corpus manifest (one JSON object per line, one line per usable utterance, sorted by id)
+and the rejects file (tab-separated path and one-line reason)."""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from pipeline.errors import MissingInput
+from pipeline.io.files import write_text
+
+
+@dataclass(frozen=True)
+class Word:
+    """A spoken word (or GRID's `sil`) with start and end in seconds; times are None when only the
+    transcript is known."""
+
+    word: str
+    start: float | None = None
+    end: float | None = None
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """One usable utterance: where its video and audio are and what decoding them found.
+
+    `audio` is a file path or "video track" (the video's own audio stream)."""
+
+    id: str
+    speaker: str
+    video: str
+    audio: str
+    frames: int
+    fps: float
+    width: int
+    height: int
+    duration: float
+    sample_rate: int
+    words: list[Word] = field(default_factory=list)
+
+    @classmethod
+    def from_dict(cls, row: dict) -> Utterance:
+        return cls(**{**row, "words": [Word(**w) for w in row.get("words", [])]})
+
+
+@dataclass(frozen=True)
+class Reject:
+    """An input that could not be used, with a one-line reason."""
+
+    path: str
+    reason: str
+
+
+def write_manifest(path: Path, utterances: list[Utterance]) -> None:
+    rows = [json.dumps(asdict(u), sort_keys=True) + "\n" for u in sorted(utterances, key=lambda u: u.id)]
+    write_text(path, "".join(rows))
+
+
+def read_manifest(path: Path) -> list[Utterance]:
+    if not Path(path).is_file():
+        raise MissingInput(f"no manifest at {path}; run the corpus stage")
+    with open(path) as lines:
+        return [Utterance.from_dict(json.loads(line)) for line in lines if line.strip()]
+
+
+def speakers_by_id(utterances: list[Utterance]) -> dict[str, str]:
+    """{utterance id: speaker} for the manifest's utterances."""
+    return {u.id: u.speaker for u in utterances}
+
+
+def write_rejects(path: Path, rejects: list[Reject]) -> None:
+    rows = [f"{r.path}\t{' '.join(r.reason.split())}\n" for r in sorted(rejects, key=lambda r: r.path)]
+    write_text(path, "path\treason\n" + "".join(rows))
+
+
+def read_rejects(path: Path) -> list[Reject]:
+    lines = Path(path).read_text().splitlines()[1:]
+    return [Reject(*line.split("\t", 1)) for line in lines if line]

@@ -1,0 +1,37 @@
+"""Contact sheets: captioned tiles laid out in rows, written as PNG (deterministic bytes)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from pipeline.io.manifest import Utterance
+
+LABEL_HEIGHT = 18
+
+
+def label(image: np.ndarray, text: str) -> np.ndarray:
+    """The image with a white caption strip under it (RGB)."""
+    strip = np.full((LABEL_HEIGHT, image.shape[1], 3), 255, np.uint8)
+    cv2.putText(strip, text, (4, LABEL_HEIGHT - 5), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
+    return np.concatenate([image, strip])
+
+
+def first_per_speaker(utterances: list[Utterance]) -> list[Utterance]:
+    """Each speaker's first utterance by id, speakers in order."""
+    first: dict[str, Utterance] = {}
+    for utterance in sorted(utterances, key=lambda u: u.id):
+        first.setdefault(utterance.speaker, utterance)
+    return [first[speaker] for speaker in sorted(first)]
+
+
+def write_grid(rows: list[list[np.ndarray]], path: Path) -> None:
+    """Tiles (RGB, same size within a row) laid out row by row on white, written as PNG."""
+    rows = [np.concatenate(tiles, axis=1) for tiles in rows if tiles]
+    if not rows:
+        return
+    width = max(r.shape[1] for r in rows)
+    rows = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), cv2.cvtColor(np.concatenate(rows), cv2.COLOR_RGB2BGR))

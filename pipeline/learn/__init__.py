@@ -1,0 +1,2 @@
+"""Learning: the dataset over the feature stores, normalisation, training, checkpoints, inference
+and evaluation."""

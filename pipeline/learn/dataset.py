@@ -1,0 +1,138 @@
+"""PyTorch access to the feature stores: (video features, mel, speaker index, utterance id).
+
+    dataset = LipSpeechDataset.from_files("data/split.json", "train", "data/features", "data/mels",
+                                          "data/stats.json", "data/manifest.jsonl", normalize="standard")
+    loader = DataLoader(dataset, batch_size=8, collate_fn=collate, num_workers=2,
+                        worker_init_fn=worker_init_fn)
+
+Video comes out C x T x S x S float32, the mel n_mels x (k * T) float32, both normalised with the
+train-split stats (`standard`, `minmax` or `none`: pipeline.learn.normalization).
+
+Stores open lazily, in whichever process reads first; `worker_init_fn` drops handles inherited
+through fork, so each DataLoader worker opens its own. Optional fixed-length windows (in video
+frames): random placement per epoch for training, or every window at a stride (overlapping when
+stride < window) for evaluating long recordings.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from pipeline.errors import StageError
+from pipeline.io.manifest import read_manifest, speakers_by_id
+from pipeline.io.splits import load_split
+from pipeline.io.store import StoreReader
+from pipeline.learn.normalization import Normalization, Normalizer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Sample:
+    video: torch.Tensor  # C x T x S x S
+    mel: torch.Tensor  # n_mels x kT
+    speaker: int
+    id: str
+
+
+@dataclass
+class Batch:
+    video: torch.Tensor  # B x C x T x S x S, zero-padded
+    mel: torch.Tensor  # B x n_mels x kT, zero-padded
+    video_lengths: torch.Tensor  # B
+    mel_lengths: torch.Tensor  # B
+    speakers: torch.Tensor  # B
+    ids: list[str]
+
+
+class LipSpeechDataset(Dataset):
+    """Utterances of one split, as normalised tensors."""
+
+    def __init__(self, ids: list[str], features: StoreReader, mels: StoreReader, stats: dict,
+                 speaker_of: dict[str, str], normalize: Normalization = "standard", window: int | None = None,
+                 stride: int | None = None, seed: int = 0) -> None:
+        self.ids = [i for i in ids if i in features and i in mels]
+        if len(self.ids) < len(ids):
+            absent = sorted(set(ids) - set(self.ids))
+            log.warning("%d of %d utterances are not in the stores (rejected upstream?), e.g. %s",
+                        len(absent), len(ids), ", ".join(absent[:3]))
+        if not self.ids:
+            raise StageError(f"none of the {len(ids)} ids is in both stores ({features.path}, {mels.path})")
+        self.features, self.mels = features, mels
+        self.normalizer = Normalizer(stats, normalize)
+        speakers = stats["speakers"]
+        self.speaker_index = {s: i for i, s in enumerate(speakers)}
+        self.speaker_of = speaker_of
+        self.k = mels.lengths[self.ids[0]] // features.lengths[self.ids[0]]
+        self.window, self.stride, self.seed, self.epoch = window, stride, seed, 0
+        # With a stride, every window of every utterance is one item (deterministic); otherwise
+        # one item per utterance, its window placed at random per epoch.
+        self.items = [(i, None) for i in self.ids]
+        if window and stride:
+            self.items = [(i, start) for i in self.ids
+                          for start in range(0, max(1, features.lengths[i] - window + stride), stride)]
+
+    @classmethod
+    def from_files(cls, split_path: Path, split: str, features_path: Path, mels_path: Path, stats_path: Path,
+                   manifest_path: Path, **options) -> LipSpeechDataset:
+        stats = json.loads(Path(stats_path).read_text())
+        speaker_of = speakers_by_id(read_manifest(manifest_path))
+        return cls(load_split(split_path, split), StoreReader(features_path), StoreReader(mels_path), stats,
+                   speaker_of, **options)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Random windows differ per epoch, reproducibly."""
+        self.epoch = epoch
+
+    def reopen(self) -> None:
+        """Forget open store handles (after a fork)."""
+        self.features.close()
+        self.mels.close()
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def _window(self, index: int, utterance_id: str, start: int | None) -> tuple[int, int]:
+        length = self.features.lengths[utterance_id]
+        if not self.window or length <= self.window:
+            return 0, length
+        if start is None:
+            rng = np.random.default_rng([self.seed, self.epoch, index])
+            start = int(rng.integers(0, length - self.window + 1))
+        start = min(start, length - self.window)
+        return start, start + self.window
+
+    def __getitem__(self, index: int) -> Sample:
+        utterance_id, start = self.items[index]
+        first, last = self._window(index, utterance_id, start)
+        video = self.features.read(utterance_id, ["video"])["video"][first:last]
+        mel = self.mels.read(utterance_id, ["mel"])["mel"][first * self.k:last * self.k]
+        speaker = self.speaker_index[self.speaker_of[utterance_id]]
+        return Sample(self.normalizer.video(video), self.normalizer.mel(mel), speaker, utterance_id)
+
+
+def collate(samples: list[Sample]) -> Batch:
+    """Zero-pad to the longest in the batch; lengths say how much is real."""
+    video_lengths = torch.tensor([s.video.shape[1] for s in samples])
+    mel_lengths = torch.tensor([s.mel.shape[1] for s in samples])
+    first = samples[0]
+    video = first.video.new_zeros((len(samples), first.video.shape[0], int(video_lengths.max()), *first.video.shape[2:]))
+    mel = first.mel.new_zeros((len(samples), first.mel.shape[0], int(mel_lengths.max())))
+    for i, sample in enumerate(samples):
+        video[i, :, :sample.video.shape[1]] = sample.video
+        mel[i, :, :sample.mel.shape[1]] = sample.mel
+    return Batch(video, mel, video_lengths, mel_lengths, torch.tensor([s.speaker for s in samples]),
+                 [s.id for s in samples])
+
+
+def worker_init_fn(_: int) -> None:
+    """DataLoader hook: each worker opens its own store handles."""
+    info = torch.utils.data.get_worker_info()
+    if info is not None:
+        info.dataset.reopen()

@@ -1,0 +1,169 @@
+"""Evaluating a trained model: speak test utterances and measure them against the recordings,
+next to two references on the same utterances.
+
+Three syntheses per utterance, all through the same vocoder (`evaluate.vocoder`):
+- `model`: the predicted mel;
+- `oracle`: the ground-truth mel (what the vocoder alone loses: the best a mel model can reach);
+- `mean`: the speaker's mean train-split mel at every frame (what knowing only the voice gives).
+Each is scored against the recording (resampled and cut like the mels): MCD in dB, STOI, ESTOI,
+wideband PESQ (pipeline.audio.metrics), plus MSE on normalised mels. The summary holds the
+model's means at the top level, the references under `oracle` and `mean`, everything per speaker
+under `per_speaker`, and `mcd_gap_closed` = (mean - model) / (mean - oracle): the share of the
+reachable MCD gap the model closes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.audio.mels import fit_audio
+from pipeline.audio.metrics import all_metrics
+from pipeline.audio.vocoder import VocoderParams
+from pipeline.io.manifest import Utterance
+from pipeline.io.media import read_audio, write_wav
+from pipeline.io.store import StoreReader
+from pipeline.learn.dataset import Sample
+from pipeline.learn.inference import Synthesiser
+
+CONDITIONS = ("model", "oracle", "mean")
+METRICS = ("mcd_db", "mse", "stoi", "estoi", "pesq")
+SIGNIFICANT_DIGITS = 6  # per-utterance figures: reruns write identical files despite float noise
+
+
+@dataclass(frozen=True)
+class EvaluateParams:
+    """`evaluate` in params.yaml."""
+
+    vocoder: VocoderParams = field(default_factory=VocoderParams)
+    samples: int = 4  # test utterances that get a picture and wavs (speakers in turn)
+    sigma: float | None = None  # flow decoder: sampling scale (null: the model's own sigma)
+    seed: int = 0  # flow decoder: sampling noise
+    device: str = "auto"  # auto | cpu | cuda (model and Griffin-Lim)
+
+
+@dataclass
+class Synthesis:
+    """One test utterance spoken three ways: mels (natural log), waveforms, and the recording."""
+
+    id: str
+    target: np.ndarray  # (n_mels, kT) the ground-truth mel
+    predicted: np.ndarray
+    waveforms: dict[str, np.ndarray]  # condition -> waveform
+    reference: np.ndarray  # the recording, resampled and cut like the mels
+    mse: dict[str, float]  # condition -> MSE of its normalised mel against the target's
+
+
+def speaker_mean_mels(mels: StoreReader, train_ids: list[str], speaker_of: dict[str, str],
+                      fallback: np.ndarray) -> dict[str, np.ndarray]:
+    """Each speaker's mean log-mel frame over its train utterances; `fallback` (the train split's
+    mean) for speakers with none (unseen-speaker splits)."""
+    sums: dict[str, np.ndarray] = {}
+    counts: dict[str, int] = {}
+    for utterance_id in train_ids:
+        mel = mels.read(utterance_id, ["mel"])["mel"].astype(np.float64)
+        speaker = speaker_of[utterance_id]
+        sums[speaker] = sums.get(speaker, 0.0) + mel.sum(axis=0)
+        counts[speaker] = counts.get(speaker, 0) + len(mel)
+    means = {speaker: (sums[speaker] / counts[speaker]).astype(np.float32) for speaker in sums}
+    return {speaker: means.get(speaker, fallback) for speaker in sorted(set(speaker_of.values()))}
+
+
+def sample_ids(ids: list[str], speaker_of: dict[str, str], count: int) -> list[str]:
+    """`count` ids, taking speakers in turn (each speaker's first utterance, then second, ...)."""
+    queues: dict[str, list[str]] = {}
+    for utterance_id in sorted(ids):
+        queues.setdefault(speaker_of[utterance_id], []).append(utterance_id)
+    chosen = []
+    while len(chosen) < count and any(queues.values()):
+        for speaker in sorted(queues):
+            if queues[speaker] and len(chosen) < count:
+                chosen.append(queues[speaker].pop(0))
+    return chosen
+
+
+def synthesise(synthesiser: Synthesiser, sample: Sample, utterance: Utterance, speaker_mean: np.ndarray,
+               params: EvaluateParams) -> Synthesis:
+    """The model's, the oracle's and the speaker mean's speech for one test utterance."""
+    normalizer, audio = synthesiser.normalizer, synthesiser.audio
+    target = normalizer.mel_to_raw(sample.mel.numpy())
+    predicted = synthesiser.predict(sample.video, utterance.speaker, params.sigma, params.seed)
+    mean = np.repeat(speaker_mean[:, None], target.shape[1], axis=1)
+    mels = {"model": predicted, "oracle": target, "mean": mean}
+    waveforms = dict(zip(CONDITIONS, synthesiser.vocode(np.stack([mels[c] for c in CONDITIONS]), utterance.fps)))
+    samples, rate = read_audio(utterance.audio, Path(utterance.video))
+    reference = fit_audio(samples, rate, utterance.frames, utterance.fps, audio)
+    normalised_target = sample.mel.numpy()
+    mse = {c: float(np.mean((normalizer.mel(mels[c].T).numpy() - normalised_target) ** 2)) for c in CONDITIONS}
+    return Synthesis(sample.id, target, predicted, waveforms, reference, mse)
+
+
+def score(synthesis: Synthesis, sample_rate: int) -> tuple[str, dict[str, dict]]:
+    """Every condition's figures against the recording, rounded (runs in a worker)."""
+    figures = {condition: {**all_metrics(synthesis.reference, waveform, sample_rate),
+                           "mse": synthesis.mse[condition]}
+               for condition, waveform in synthesis.waveforms.items()}
+    return synthesis.id, {condition: {metric: significant(value) for metric, value in values.items()}
+                          for condition, values in figures.items()}
+
+
+def significant(value: float | None, digits: int = SIGNIFICANT_DIGITS) -> float | None:
+    """`value` rounded to `digits` significant digits (None stays None)."""
+    return None if value is None else float(f"{value:.{digits}g}")
+
+
+def _mean(values: list[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return round(float(np.mean(present)), 4) if present else None
+
+
+def summarise(per_utterance: dict[str, dict], speaker_of: dict[str, str]) -> dict:
+    """Means over utterances: the model's at the top level, the references under their names,
+    the same per speaker, and the share of the MCD gap closed."""
+    def means(ids: list[str]) -> dict:
+        block = {metric: _mean([per_utterance[i]["model"][metric] for i in ids]) for metric in METRICS}
+        for reference in CONDITIONS[1:]:
+            block[reference] = {metric: _mean([per_utterance[i][reference][metric] for i in ids]) for metric in METRICS}
+        gap = block["mean"]["mcd_db"] - block["oracle"]["mcd_db"]
+        block["mcd_gap_closed"] = round((block["mean"]["mcd_db"] - block["mcd_db"]) / gap, 4) if gap > 0 else None
+        return block
+
+    ids = sorted(per_utterance)
+    speakers = sorted({speaker_of[i] for i in ids})
+    return {"utterances": len(ids), **means(ids),
+            "per_speaker": {s: {"utterances": sum(speaker_of[i] == s for i in ids),
+                                **means([i for i in ids if speaker_of[i] == s])} for s in speakers}}
+
+
+def mel_picture(target: np.ndarray, predicted: np.ndarray, title: str, path: Path) -> None:
+    """Target above predicted log-mel, same colour scale."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    low, high = float(np.min(target)), float(np.max(target))
+    figure, axes = plt.subplots(2, 1, figsize=(9, 5), sharex=True, constrained_layout=True)
+    for axis, mel, name in zip(axes, (target, predicted), ("target", "predicted")):
+        image = axis.imshow(mel, origin="lower", aspect="auto", vmin=low, vmax=high, cmap="magma",
+                            interpolation="nearest")
+        axis.set_ylabel(f"{name}\nmel bin")
+    axes[0].set_title(title)
+    axes[1].set_xlabel("mel frame")
+    figure.colorbar(image, ax=axes, label="log mel")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=80, metadata={"Software": None})
+    plt.close(figure)
+
+
+def write_sample(synthesis: Synthesis, utterance: Utterance, sample_rate: int, plots: Path, samples: Path) -> None:
+    """The utterance's mel picture (plots/ID.png) and its four wavs (samples/ID/CONDITION.wav)."""
+    words = " ".join(w.word for w in utterance.words)
+    mel_picture(synthesis.target, synthesis.predicted, f"{synthesis.id}: {words or utterance.speaker}",
+                plots / f"{synthesis.id}.png")
+    folder = samples / synthesis.id
+    folder.mkdir(parents=True, exist_ok=True)
+    write_wav(folder / "recording.wav", synthesis.reference, sample_rate)
+    for condition, waveform in synthesis.waveforms.items():
+        write_wav(folder / f"{condition}.wav", waveform, sample_rate)

@@ -1,0 +1,81 @@
+"""Normalisation of video features and mels: the train-split statistics (the `stats` stage) and
+the per-channel affine maps the reader applies with them (stores always keep raw values).
+
+- `standard`: (x - mean) / std per channel (video) and per mel bin;
+- `minmax`: video to [-1, 1] per channel (as the thesis), mel to [0, 1] per bin (a sigmoid
+  output's range);
+- `none`: raw values as float32.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from pipeline.io.params import choices
+from pipeline.io.store import StoreReader
+
+Normalization = Literal["standard", "minmax", "none"]
+NORMALIZATIONS = choices(Normalization)
+
+
+def channel_stats(store: StoreReader, field: str, ids: list[str], channel_axis: int) -> dict[str, list[float]]:
+    """Mean, std, min, max per channel (`channel_axis` of one frame's array), over all frames of
+    `ids`; float64 running sums, so the order of utterances does not matter."""
+    total = sum_ = sum_sq = low = high = None
+    for utterance_id in tqdm(ids, desc=f"stats: {field}", unit="utt", mininterval=0.5):
+        values = store.read(utterance_id, [field])[field].astype(np.float64)
+        values = np.moveaxis(values, channel_axis + 1, 0).reshape(values.shape[channel_axis + 1], -1)
+        if total is None:
+            total, sum_, sum_sq = 0, np.zeros(len(values)), np.zeros(len(values))
+            low, high = np.full(len(values), np.inf), np.full(len(values), -np.inf)
+        total += values.shape[1]
+        sum_ += values.sum(axis=1)
+        sum_sq += np.square(values).sum(axis=1)
+        low, high = np.minimum(low, values.min(axis=1)), np.maximum(high, values.max(axis=1))
+    mean = sum_ / total
+    std = np.sqrt(np.maximum(sum_sq / total - mean ** 2, 0.0))
+    return {name: [round(float(v), 6) for v in array]
+            for name, array in (("mean", mean), ("std", std), ("min", low), ("max", high))}
+
+
+class Normalizer:
+    """Per-channel affine maps for video and mel, from the stats file's train-split figures."""
+
+    def __init__(self, stats: dict, method: Normalization) -> None:
+        self.method = method
+        self.video_scale, self.video_shift = self._affine(stats["video"], method, low=-1.0)
+        self.mel_scale, self.mel_shift = self._affine(stats["mel"], method, low=0.0)
+        self._video_scale, self._video_shift = torch.from_numpy(self.video_scale), torch.from_numpy(self.video_shift)
+        self._mel_scale, self._mel_shift = torch.from_numpy(self.mel_scale), torch.from_numpy(self.mel_shift)
+
+    @staticmethod
+    def _affine(stats: dict, method: Normalization, low: float) -> tuple[np.ndarray, np.ndarray]:
+        """scale, shift such that normalised = raw * scale + shift."""
+        mean, std = np.asarray(stats["mean"]), np.asarray(stats["std"])
+        minimum, maximum = np.asarray(stats["min"]), np.asarray(stats["max"])
+        if method == "standard":
+            scale = 1 / np.maximum(std, 1e-8)
+            return scale.astype(np.float32), (-mean * scale).astype(np.float32)
+        if method == "minmax":
+            scale = (1 - low) / np.maximum(maximum - minimum, 1e-8)
+            return scale.astype(np.float32), (low - minimum * scale).astype(np.float32)
+        return np.ones_like(mean, np.float32), np.zeros_like(mean, np.float32)
+
+    def video(self, raw: np.ndarray) -> torch.Tensor:
+        """(T, C, S, S) raw -> (C, T, S, S) normalised float32 (a channels-first view)."""
+        shape = (1, -1) + (1,) * (raw.ndim - 2)
+        normalised = torch.from_numpy(raw).to(torch.float32)
+        normalised.mul_(self._video_scale.view(shape)).add_(self._video_shift.view(shape))
+        return normalised.transpose(0, 1)
+
+    def mel(self, raw: np.ndarray) -> torch.Tensor:
+        """(kT, n_mels) raw -> (n_mels, kT) normalised float32 (a transposed view)."""
+        normalised = torch.from_numpy(np.asarray(raw, np.float32)).mul(self._mel_scale).add_(self._mel_shift)
+        return normalised.T
+
+    def mel_to_raw(self, normalised: np.ndarray) -> np.ndarray:
+        """(n_mels, kT) normalised -> (n_mels, kT) log-mel, for vocoding."""
+        return (normalised - self.mel_shift[:, None]) / self.mel_scale[:, None]

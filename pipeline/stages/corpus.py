@@ -1,0 +1,90 @@
+"""Stage `corpus`: make or find the corpus, check every utterance, write the manifest.
+
+`corpus.source: synthetic` generates the embedded GRID-format corpus into `out`; `grid`,
+`lombardgrid` and `folder` index an existing tree at `corpus.root` (`out` is then left empty).
+Unusable utterances go to the rejects file with a one-line reason; the stage fails only when the
+rejected fraction exceeds `corpus.max_reject_fraction` or nothing is left.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipeline.compute.parallel import ParallelParams, parallel_map
+from pipeline.corpora.sheet import corpus_sheet
+from pipeline.corpora.sources import (
+    Checks,
+    FolderLayout,
+    GridLayout,
+    LombardLayout,
+    Source,
+    check,
+    corpus_summary,
+    find_candidates,
+)
+from pipeline.corpora.synthetic.generator import SyntheticParams, generate_corpus
+from pipeline.errors import StageError
+from pipeline.io.files import remove, write_json
+from pipeline.io.manifest import Utterance, write_manifest, write_rejects
+from pipeline.stages import Stage
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CorpusParams:
+    """`corpus` in params.yaml."""
+
+    source: Source = "synthetic"
+    root: str = "data/corpus"  # an existing corpus (grid, lombardgrid, folder); synthetic writes to `out`
+    max_reject_fraction: float = 0.2
+    synthetic: SyntheticParams = field(default_factory=SyntheticParams)
+    grid: GridLayout = field(default_factory=GridLayout)
+    lombardgrid: LombardLayout = field(default_factory=LombardLayout)
+    folder: FolderLayout = field(default_factory=FolderLayout)
+    checks: Checks = field(default_factory=Checks)
+
+
+def run(corpus: CorpusParams, parallel: ParallelParams, out: Path, manifest: Path, rejects: Path, metrics: Path,
+        sheet: Path | None = None) -> dict:
+    """The whole stage; returns its metrics. Raises StageError when the result is unusable."""
+    if corpus.source == "synthetic":
+        count = generate_corpus(out, corpus.synthetic, parallel)
+        log.info("generated %d utterances of %d speakers into %s", count, corpus.synthetic.speakers, out)
+        root = out
+    else:
+        # Real corpora stay where they are; the stage's folder output stays empty.
+        remove(out)
+        out.mkdir(parents=True)
+        root = Path(corpus.root)
+    candidates, rejected = find_candidates(corpus.source, root, corpus.grid, corpus.lombardgrid, corpus.folder)
+    log.info("checking %d utterances found under %s", len(candidates), root)
+    utterances = []
+    for result in parallel_map(functools.partial(check, checks=corpus.checks), candidates, parallel,
+                               desc="corpus: check"):
+        (utterances if isinstance(result, Utterance) else rejected).append(result)
+    summary = corpus_summary(utterances, rejected)
+    write_manifest(manifest, utterances)
+    write_rejects(rejects, rejected)
+    write_json(metrics, summary)
+    if sheet is not None:
+        corpus_sheet(utterances, sheet)
+    log.info("%d usable utterances of %d speakers, %d rejected (see %s)",
+             summary["utterances"], summary["speakers"], summary["rejected"], rejects)
+    if not utterances:
+        raise StageError(f"no usable utterance under {root} (source {corpus.source}); reasons in {rejects}")
+    if summary["reject_fraction"] > corpus.max_reject_fraction:
+        raise StageError(f"{summary['reject_fraction']:.0%} of utterances rejected, more than "
+                         f"corpus.max_reject_fraction {corpus.max_reject_fraction:.0%}; reasons in {rejects}")
+    return summary
+
+
+STAGE = Stage(
+    run,
+    params={"corpus": CorpusParams},
+    runtime={"parallel": ParallelParams},
+    outputs={"out": "data/corpus", "manifest": "data/manifest.jsonl", "rejects": "data/rejects.tsv",
+             "metrics": "metrics/corpus.json", "sheet": "plots/corpus.png"},
+)

@@ -1,0 +1,85 @@
+"""Stage `evaluate`: speak the test split and measure it against the recordings and two references.
+
+The references are the oracle (the true mel through the same vocoder) and the speaker's mean
+voice (pipeline.learn.evaluation).
+
+Writes the summary (`metrics`), every utterance's figures (`per_utterance`), and for
+`evaluate.samples` utterances (speakers in turn) a mel picture (target vs. predicted, in `plots`)
+and their wavs (recording, model, oracle, mean, in `samples`).
+"""
+from __future__ import annotations
+
+import functools
+import logging
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from pipeline.compute.parallel import ParallelParams, parallel_map
+from pipeline.errors import StageError
+from pipeline.io.files import remove, write_json
+from pipeline.io.manifest import read_manifest, speakers_by_id
+from pipeline.io.splits import load_split
+from pipeline.io.store import StoreReader
+from pipeline.learn.dataset import LipSpeechDataset
+from pipeline.learn.evaluation import (
+    EvaluateParams,
+    sample_ids,
+    score,
+    speaker_mean_mels,
+    summarise,
+    synthesise,
+    write_sample,
+)
+from pipeline.learn.inference import Synthesiser
+from pipeline.stages import Stage
+
+log = logging.getLogger(__name__)
+
+
+def run(evaluate: EvaluateParams, parallel: ParallelParams, model: Path, features: Path, mels: Path, split: Path,
+        manifest: Path, metrics: Path, per_utterance: Path, plots: Path, samples: Path) -> dict:
+    synthesiser = Synthesiser.load(model, evaluate.vocoder, evaluate.device)
+    stats, normalize = synthesiser.checkpoint["stats"], synthesiser.checkpoint["params"]["normalize"]
+    utterances = {u.id: u for u in read_manifest(manifest)}
+    speaker_of = speakers_by_id(list(utterances.values()))
+    mel_store = StoreReader(mels)
+    test_ids = load_split(split, "test")
+    if not test_ids:
+        raise StageError(f"{split} has no test utterance; give the split a test share")
+    test = LipSpeechDataset(test_ids, StoreReader(features), mel_store, stats, speaker_of, normalize=normalize)
+    train_ids = [i for i in load_split(split, "train") if i in mel_store]
+    speaker_means = speaker_mean_mels(mel_store, train_ids, speaker_of, np.asarray(stats["mel"]["mean"], np.float32))
+    shown = set(sample_ids(test.ids, speaker_of, evaluate.samples))
+    remove(plots)
+    remove(samples)
+
+    syntheses = []
+    for index in tqdm(range(len(test)), desc="evaluate: synthesise", unit="utt"):
+        sample = test[index]
+        utterance = utterances[sample.id]
+        synthesis = synthesise(synthesiser, sample, utterance, speaker_means[utterance.speaker], evaluate)
+        syntheses.append(synthesis)
+        if sample.id in shown:
+            write_sample(synthesis, utterance, synthesiser.audio.sample_rate, plots, samples)
+    figures = dict(parallel_map(functools.partial(score, sample_rate=synthesiser.audio.sample_rate), syntheses,
+                                parallel, desc="evaluate: metrics", unit="utt"))
+    summary = summarise(figures, speaker_of)
+    write_json(per_utterance, figures)
+    write_json(metrics, summary)
+    log.info("MCD %.2f dB (oracle %.2f, mean %.2f, gap closed %s), STOI %.3f, PESQ %s over %d test utterances",
+             summary["mcd_db"], summary["oracle"]["mcd_db"], summary["mean"]["mcd_db"], summary["mcd_gap_closed"],
+             summary["stoi"], summary["pesq"], summary["utterances"])
+    return summary
+
+
+STAGE = Stage(
+    run,
+    params={"evaluate": EvaluateParams},
+    runtime={"parallel": ParallelParams},
+    inputs={"model": "data/model.pt", "features": "data/features", "mels": "data/mels", "split": "data/split.json",
+            "manifest": "data/manifest.jsonl"},
+    outputs={"metrics": "metrics/evaluate.json", "per_utterance": "metrics/evaluate_per_utterance.json",
+             "plots": "plots/evaluate", "samples": "data/samples"},
+)

@@ -1,0 +1,67 @@
+"""Stage `mouths`: mouth crops for every utterance that has landmarks.
+
+T x S x S uint8 per utterance (T x S x S x 3 in colour); `mouths.mode` picks fixed (the thesis'
+crop), tracked or aligned crops (pipeline.face.crop)."""
+from __future__ import annotations
+
+import functools
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.compute.parallel import ParallelParams, parallel_map
+from pipeline.errors import StageError
+from pipeline.face.crop import CropParams, mouth_crops
+from pipeline.face.sheets import crops_sheet
+from pipeline.io.manifest import Utterance, read_manifest, speakers_by_id
+from pipeline.io.media import read_video
+from pipeline.io.store import StoreParams, StoreReader, StoreWriter
+from pipeline.stages import Stage
+
+log = logging.getLogger(__name__)
+SHEET_ROWS = 6  # one row per speaker, at most this many
+
+
+def crop_utterance(utterance: Utterance, landmarks: StoreReader, params: CropParams) -> tuple[str, np.ndarray]:
+    """Decode the utterance and cut its mouth out of every frame."""
+    frames = read_video(Path(utterance.video), grayscale=params.grayscale)
+    points = landmarks.read(utterance.id, ["points"])["points"]
+    if len(points) != len(frames):
+        raise StageError(f"{utterance.id}: {len(frames)} frames but {len(points)} landmark frames; "
+                         "rerun the landmarks stage")
+    return utterance.id, mouth_crops(frames, points, params)
+
+
+def run(mouths: CropParams, store: StoreParams, parallel: ParallelParams, manifest: Path, landmarks: Path,
+        out: Path, sheet: Path | None = None) -> int:
+    points = StoreReader(landmarks)
+    utterances = [u for u in read_manifest(manifest) if u.id in points]
+    if not utterances:
+        raise StageError(f"no utterance of {manifest} has landmarks in {landmarks}")
+    shape = (mouths.size, mouths.size) if mouths.grayscale else (mouths.size, mouths.size, 3)
+    typical = int(np.median([points.lengths[u.id] for u in utterances]))
+    sheet_items, speakers_shown = [], set()
+    speaker_of = speakers_by_id(utterances)
+    attrs = {"mode": mouths.mode, "size": mouths.size, "padding": mouths.padding, "grayscale": mouths.grayscale}
+    with StoreWriter(out, {"crops": (shape, "uint8")}, typical, store, attrs=attrs) as writer:
+        work = functools.partial(crop_utterance, landmarks=points, params=mouths)
+        for utterance_id, crops in parallel_map(work, utterances, parallel, desc="mouths", unit="utt"):
+            writer.write(utterance_id, crops=crops)
+            if len(sheet_items) < SHEET_ROWS and speaker_of[utterance_id] not in speakers_shown:
+                speakers_shown.add(speaker_of[utterance_id])
+                sheet_items.append((utterance_id, crops))
+    if sheet is not None:
+        crops_sheet(sheet_items, sheet)
+    log.info("%d utterances cropped (%s, %dx%d, padding %d)", len(utterances), mouths.mode, mouths.size,
+             mouths.size, mouths.padding)
+    return len(utterances)
+
+
+STAGE = Stage(
+    run,
+    params={"mouths": CropParams, "store": StoreParams},
+    runtime={"parallel": ParallelParams},
+    inputs={"manifest": "data/manifest.jsonl", "landmarks": "data/landmarks"},
+    outputs={"out": "data/mouths", "sheet": "plots/mouths.png"},
+)

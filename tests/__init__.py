@@ -1,0 +1,1 @@
+"""Tests of the whole project: dependency graph, DVC pipeline, speak, the README's claims."""

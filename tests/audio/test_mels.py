@@ -1,0 +1,24 @@
+"""Log-mels locked to the video frame rate: exactly k mel frames per video frame."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pipeline.audio.mels import AudioParams, log_mel
+
+
+@pytest.mark.parametrize("rate", [16000, 22050, 44100])
+@pytest.mark.parametrize("frames", [1, 38, 75, 121])
+@pytest.mark.parametrize("audio_seconds_extra", [-0.3, 0.0, 0.25])
+def test_mel_frames_are_exactly_k_per_video_frame(rate, frames, audio_seconds_extra):
+    params = AudioParams(sample_rate=16000, mel_frames_per_video_frame=4, n_fft=512, win_length=400, n_mels=40)
+    seconds = max(0.05, frames / 25 + audio_seconds_extra)
+    audio = np.random.default_rng(frames).standard_normal(int(seconds * rate)).astype(np.float32) * 0.1
+    mel = log_mel(audio, rate, frames, 25, params)
+    assert mel.shape == (4 * frames, 40) and mel.dtype == np.float32 and np.isfinite(mel).all()
+
+
+def test_a_hop_that_is_not_whole_samples_is_refused_with_a_suggestion():
+    with pytest.raises(ValueError, match=r"not a multiple of fps 25 .* Pick e.g. sample_rate"):
+        AudioParams(sample_rate=16001).hop_length(25)
+    assert AudioParams(sample_rate=22050, mel_frames_per_video_frame=3).hop_length(25) == 294

@@ -1,0 +1,74 @@
+"""Griffin-Lim in torch against librosa's, on mels of the embedded corpus' audio."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from pipeline.audio.mels import AudioParams, fit_audio, log_mel
+from pipeline.audio.vocoder import VOCODERS, GriffinLim, VocoderName, VocoderParams, make_vocoder
+from pipeline.errors import ParamsError
+from pipeline.io.media import read_audio
+from pipeline.io.params import choices, section
+from tests.conftest import manifest_of
+
+AUDIO = AudioParams()
+
+
+@pytest.fixture(scope="module")
+def speech(tiny_corpus):
+    """(log-mel (n_mels, F), recording cut like the mels, fps) of one generated utterance."""
+    utterance = manifest_of(tiny_corpus[0])[0]
+    samples, rate = read_audio(utterance.audio, utterance.video)
+    mel = log_mel(samples, rate, utterance.frames, utterance.fps, AUDIO).T
+    return mel, fit_audio(samples, rate, utterance.frames, utterance.fps, AUDIO), utterance.fps
+
+
+def test_griffin_lim_matches_librosa_step_for_step(speech):
+    """Same magnitudes, same (zero) initial phases, same iterations and momentum: the same waveform."""
+    import librosa
+
+    mel, _, fps = speech
+    hop = AUDIO.hop_length(fps)
+    vocoder = GriffinLim(AUDIO, hop, iterations=16, momentum=0.99)
+    magnitude = vocoder.magnitude(torch.from_numpy(np.exp(mel))[None])[0].numpy()
+    ours = vocoder.griffin_lim(torch.from_numpy(magnitude)[None], init="zero")[0].numpy()
+    theirs = librosa.griffinlim(magnitude, n_iter=16, hop_length=hop, win_length=AUDIO.win_length,
+                                n_fft=AUDIO.n_fft, momentum=0.99, init=None)
+    assert ours.shape == theirs.shape
+    assert np.corrcoef(ours, theirs)[0, 1] > 0.9999
+    assert np.max(np.abs(ours - theirs)) < 1e-2 * np.max(np.abs(theirs))
+
+
+def test_mel_inversion_fits_at_least_as_well_as_librosas(speech):
+    import librosa
+
+    mel, _, fps = speech
+    target = np.exp(mel)
+    vocoder = GriffinLim(AUDIO, AUDIO.hop_length(fps))
+    ours = vocoder.magnitude(torch.from_numpy(target)[None])[0].numpy()
+    theirs = librosa.feature.inverse.mel_to_stft(target, sr=AUDIO.sample_rate, n_fft=AUDIO.n_fft, power=1.0,
+                                                fmin=AUDIO.fmin, fmax=AUDIO.fmax)
+    basis = vocoder.basis.numpy()
+    assert ours.min() >= 0
+    error = np.linalg.norm(basis @ ours - target) / np.linalg.norm(target)
+    assert error <= np.linalg.norm(basis @ theirs - target) / np.linalg.norm(target) + 1e-3
+    assert error < 0.02
+
+
+def test_vocoder_output_lasts_as_long_as_the_recording_and_resembles_it(speech):
+    mel, recording, fps = speech
+    vocoder = make_vocoder(VocoderParams(iterations=32), AudioParams.from_attrs(AUDIO.__dict__), AUDIO.hop_length(fps))
+    waveform = vocoder(torch.from_numpy(mel)[None])[0].numpy()
+    assert waveform.shape == recording.shape
+    # Phase is lost, the spectrum is not: the re-analysed log-mel lies close to the input.
+    again = log_mel(waveform, AUDIO.sample_rate, mel.shape[1] // AUDIO.mel_frames_per_video_frame, fps, AUDIO).T
+    loud = mel > np.log(1e-2)
+    assert np.mean(np.abs(again - mel)[loud]) < 0.5
+
+
+def test_the_vocoder_choices_are_the_registry():
+    """`evaluate.vocoder.name` accepts exactly the registered vocoders (checked when params load)."""
+    assert set(choices(VocoderName)) == set(VOCODERS)
+    with pytest.raises(ParamsError, match="evaluate.vocoder.name must be one of griffin_lim; got 'waveglow'"):
+        section(VocoderParams, {"name": "waveglow"}, "evaluate.vocoder")

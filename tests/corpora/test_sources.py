@@ -1,0 +1,184 @@
+"""Indexing real-corpus layouts made in tmp dirs, with good and bad inputs side by side."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipeline.corpora import grid
+from pipeline.corpora.sources import Checks, GridLayout
+from pipeline.errors import ParamsError, StageError
+from pipeline.io.manifest import Word, read_manifest, read_rejects
+from pipeline.io.media import VIDEO_TRACK, write_video, write_wav
+from pipeline.io.params import section
+from pipeline.stages.corpus import CorpusParams, run
+from tests.conftest import SEQUENTIAL, frames_with_motion, tone
+
+RATE = 16000
+
+
+def _video(path: Path, seconds: float = 1.2, audio: bool = True, fps: int = 25) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frames = frames_with_motion(round(seconds * fps))
+    write_video(path, frames, fps, tone(seconds, RATE) if audio else None, RATE if audio else None)
+    return path
+
+
+def _wav(path: Path, samples: np.ndarray) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_wav(path, samples, RATE)
+    return path
+
+
+def _run(tmp_path: Path, **corpus) -> tuple[list, dict[str, str], dict]:
+    params = CorpusParams(**corpus)
+    out = tmp_path / "out"
+    metrics = run(params, SEQUENTIAL, out / "corpus", out / "manifest.jsonl", out / "rejects.tsv",
+                  out / "metrics.json")
+    rejects = {Path(r.path).name: r.reason for r in read_rejects(out / "rejects.tsv")}
+    return read_manifest(out / "manifest.jsonl"), rejects, metrics
+
+
+@pytest.fixture
+def grid_tree(tmp_path: Path) -> Path:
+    """A GRID tree: two good utterances (one with a wav, one with only its video's track) and
+    four bad ones: corrupt video, empty file, no audio at all, silent wav."""
+    root = tmp_path / "GRID"
+    _video(root / "video/s1/bbaf2n.mpg", audio=False)
+    _wav(root / "audio/s1/bbaf2n.wav", tone(1.2))
+    (root / "align/s1").mkdir(parents=True)
+    (root / "align/s1/bbaf2n.align").write_text(grid.format_align([
+        Word("sil", 0, 0.2), *[Word(w, 0.2 + 0.1 * i, 0.3 + 0.1 * i)
+                                         for i, w in enumerate(grid.sentence_from_id("bbaf2n"))],
+        Word("sil", 0.8, 1.2)]))
+    _video(root / "video/s2/lrip9a.mpg", audio=True)
+    (root / "video/s2/corrupt.mpg").write_bytes(np.random.default_rng(0).bytes(5000))
+    (root / "video/s2/empty.mpg").touch()
+    _video(root / "video/s2/mute.mpg", audio=False)
+    _video(root / "video/s1/quiet.mpg", audio=False)
+    _wav(root / "audio/s1/quiet.wav", np.zeros(round(1.2 * RATE), np.int16))
+    return root
+
+
+def test_grid_tree_indexes_good_utterances_and_rejects_bad_ones(grid_tree: Path, tmp_path: Path):
+    manifest, rejects, metrics = _run(tmp_path, source="grid", root=str(grid_tree), max_reject_fraction=0.9)
+    by_id = {u.id: u for u in manifest}
+    assert sorted(by_id) == ["s1_bbaf2n", "s2_lrip9a"]
+    with_wav, from_track = by_id["s1_bbaf2n"], by_id["s2_lrip9a"]
+    assert with_wav.audio.endswith("audio/s1/bbaf2n.wav") and with_wav.sample_rate == RATE
+    assert [w.word for w in with_wav.words] == list(grid.sentence_from_id("bbaf2n"))
+    assert with_wav.words[0].start == pytest.approx(0.2) and with_wav.words[-1].end == pytest.approx(0.8)
+    assert from_track.audio == VIDEO_TRACK and from_track.words == []
+    assert (from_track.frames, from_track.fps, from_track.width, from_track.height) == (30, 25.0, 128, 96)
+    assert from_track.duration == pytest.approx(1.2) and from_track.speaker == "s2"
+
+    assert set(rejects) == {"corrupt.mpg", "empty.mpg", "mute.mpg", "quiet.wav"}
+    assert rejects["empty.mpg"] == "empty file (0 bytes)"
+    assert "does not" in rejects["corrupt.mpg"] or "no decodable" in rejects["corrupt.mpg"]
+    assert rejects["mute.mpg"].startswith("no audio")
+    assert rejects["quiet.wav"].startswith("silent audio")
+    assert metrics["utterances"] == 2 and metrics["rejected"] == 4 and metrics["speakers"] == 2
+
+
+def test_too_many_rejects_fail_the_stage_but_keep_the_rejects_file(grid_tree: Path, tmp_path: Path):
+    with pytest.raises(StageError, match="max_reject_fraction"):
+        _run(tmp_path, source="grid", root=str(grid_tree), max_reject_fraction=0.2)
+    assert len(read_rejects(tmp_path / "out" / "rejects.tsv")) == 4
+
+
+def test_nothing_usable_fails_with_a_clear_message(tmp_path: Path):
+    root = tmp_path / "GRID"
+    (root / "video/s1").mkdir(parents=True)
+    (root / "video/s1/empty.mpg").touch()
+    with pytest.raises(StageError, match="no usable utterance"):
+        _run(tmp_path, source="grid", root=str(root), max_reject_fraction=1.0)
+
+
+def test_missing_root_and_unknown_source_are_reported(tmp_path: Path):
+    with pytest.raises(StageError, match="not a folder"):
+        _run(tmp_path, source="grid", root=str(tmp_path / "nowhere"))
+    with pytest.raises(ParamsError, match="corpus.source must be one of synthetic, grid, lombardgrid, folder"):
+        section(CorpusParams, {"source": "timit"}, "corpus")
+
+
+def test_audio_and_video_of_different_lengths_are_rejected(tmp_path: Path):
+    root = tmp_path / "GRID"
+    _video(root / "video/s1/bbaf2n.mpg", seconds=1.2, audio=False)
+    _wav(root / "audio/s1/bbaf2n.wav", tone(2.0))
+    _video(root / "video/s1/bbaf3n.mpg", seconds=1.2, audio=True)
+    _, rejects, _ = _run(tmp_path, source="grid", root=str(root), max_reject_fraction=0.5)
+    assert rejects["bbaf2n.wav"] == "audio lasts 2.00 s but video 1.20 s"
+
+
+def test_grid_patterns_are_params(tmp_path: Path):
+    """The layout of the public GRID archives unpacked side by side."""
+    root = tmp_path / "GRID"
+    _video(root / "s3/bgwb4a.mpg", audio=False)
+    _wav(root / "audio_25k/s3/bgwb4a.wav", tone(1.2))
+    layout = GridLayout(video="{speaker}/{id}.mpg", audio="audio_25k/{speaker}/{id}.wav",
+                        align="alignments/{speaker}/{id}.align")
+    manifest, rejects, _ = _run(tmp_path, source="grid", root=str(root), grid=layout)
+    assert [(u.id, u.speaker, Path(u.audio).name) for u in manifest] == [("s3_bgwb4a", "s3", "bgwb4a.wav")]
+    assert rejects == {}
+
+
+def _lombard_alignment(path: Path, name: str, word_count: int) -> None:
+    phones = [{"phone": "SIL_S", "offset": 0.0, "duration": 0.2}]
+    for w in range(word_count):
+        start = 0.2 + 0.15 * w
+        phones += [{"phone": "b_B", "offset": start, "duration": 0.05},
+                   {"phone": "ih_I", "offset": start + 0.05, "duration": 0.05},
+                   {"phone": "n_E", "offset": start + 0.10, "duration": 0.05}]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({name: phones}))
+
+
+def test_lombard_tree_indexes_front_view_with_json_alignments(tmp_path: Path):
+    root = tmp_path / "lombardgrid"
+    _video(root / "front/s2_l_bbaf2n.mov", audio=False)
+    _wav(root / "audio/s2_l_bbaf2n.wav", tone(1.2))
+    _lombard_alignment(root / "alignment/s2_l_bbaf2n.json", "s2_l_bbaf2n", 6)
+    _video(root / "front/s2_p_lrip9a.mov", audio=True)  # no wav: its own audio track
+    _video(root / "front/s3_l_sgbizp.mov", audio=True)
+    _lombard_alignment(root / "alignment/s3_l_sgbizp.json", "s3_l_sgbizp", 4)  # wrong word count
+    _video(root / "front/holiday.mov", audio=True)
+    _video(root / "side/s2_l_bbaf2n.mov", audio=True)  # other view: ignored
+    manifest, rejects, _ = _run(tmp_path, source="lombardgrid", root=str(root), max_reject_fraction=0.9)
+    by_id = {u.id: u for u in manifest}
+    assert sorted(by_id) == ["s2_l_bbaf2n", "s2_p_lrip9a"]
+    lombard = by_id["s2_l_bbaf2n"]
+    assert lombard.speaker == "s2" and lombard.audio.endswith("audio/s2_l_bbaf2n.wav")
+    assert [w.word for w in lombard.words] == ["bin", "blue", "at", "f", "two", "now"]
+    assert lombard.words[1].start == pytest.approx(0.35) and lombard.words[1].end == pytest.approx(0.5)
+    assert by_id["s2_p_lrip9a"].audio == VIDEO_TRACK
+    assert rejects["s3_l_sgbizp.json"].startswith("alignment has 4 words")
+    assert "Lombard GRID naming" in rejects["holiday.mov"]
+
+
+def test_folder_of_own_recordings(tmp_path: Path):
+    root = tmp_path / "recordings"
+    _video(root / "alice/hello there.mp4", audio=True)
+    _video(root / "alice/take2.avi", audio=True)
+    (root / "alice/take2.txt").write_text("good morning\n")
+    _video(root / "clip.mov", audio=False)
+    _wav(root / "clip.wav", tone(1.2))
+    _video(root / "bob/silent.mp4", audio=False)
+    (root / "notes.txt").write_text("not a video")
+    manifest, rejects, metrics = _run(tmp_path, source="folder", root=str(root), max_reject_fraction=0.5)
+    by_id = {u.id: u for u in manifest}
+    assert sorted(by_id) == ["alice_hello_there", "alice_take2", "speaker_clip"]
+    assert by_id["alice_hello_there"].audio == VIDEO_TRACK and by_id["alice_hello_there"].speaker == "alice"
+    assert [(w.word, w.start) for w in by_id["alice_take2"].words] == [("good", None), ("morning", None)]
+    assert by_id["speaker_clip"].audio.endswith("clip.wav") and by_id["speaker_clip"].speaker == "speaker"
+    assert list(rejects) == ["silent.mp4"] and rejects["silent.mp4"].startswith("no audio")
+    assert metrics["rejects_by_reason"] == {"no audio": 1}
+
+
+def test_checks_are_params(tmp_path: Path):
+    root = tmp_path / "GRID"
+    _video(root / "video/s1/bbaf2n.mpg", seconds=1.2, audio=True)
+    with pytest.raises(StageError):
+        _run(tmp_path / "b", source="grid", root=str(root), checks=Checks(min_frames=40))
+    assert read_rejects(tmp_path / "b/out/rejects.tsv")[0].reason == "only 30 frames (min_frames 40)"

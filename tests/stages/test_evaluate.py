@@ -1,0 +1,76 @@
+"""The `evaluate` stage on the tiny corpus, with a tiny model trained on it."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import soundfile
+
+from pipeline.audio.vocoder import VocoderParams
+from pipeline.learn.evaluation import CONDITIONS, METRICS, EvaluateParams, sample_ids
+from pipeline.stages.evaluate import run
+from tests.conftest import SEQUENTIAL
+
+FAST = EvaluateParams(vocoder=VocoderParams(iterations=16), samples=2)
+
+
+def evaluate(stores, fitted, out: Path, params: EvaluateParams = FAST) -> dict:
+    """The evaluate stage on the fitted model; outputs under `out`."""
+    return run(params, SEQUENTIAL, model=fitted["model"], features=stores["features"], mels=stores["mels"],
+               split=fitted["split"], manifest=stores["manifest"], metrics=out / "evaluate.json",
+               per_utterance=out / "per_utterance.json", plots=out / "plots", samples=out / "samples")
+
+
+def test_metrics_file_has_every_metric_for_model_references_and_speakers(stores, fitted, tmp_path: Path):
+    summary = evaluate(stores, fitted, tmp_path)
+    assert json.loads((tmp_path / "evaluate.json").read_text()) == summary
+    assert summary["utterances"] == 6
+
+    def check(block: dict) -> None:
+        for metric in METRICS:
+            assert isinstance(block[metric], float) and np.isfinite(block[metric]), (metric, block)
+            for reference in CONDITIONS[1:]:
+                assert isinstance(block[reference][metric], float), (reference, metric, block)
+        assert isinstance(block["mcd_gap_closed"], float)
+        assert block["oracle"]["mse"] == 0.0 and block["mse"] > 0 and 0 < block["stoi"] <= 1
+
+    check(summary)
+    assert sorted(summary["per_speaker"]) == ["s1", "s2"]
+    for block in summary["per_speaker"].values():
+        assert block["utterances"] == 3
+        check(block)
+    per_utterance = json.loads((tmp_path / "per_utterance.json").read_text())
+    assert sorted(per_utterance) == sorted(json.loads(fitted["split"].read_text())["test"])
+    assert set(per_utterance[sorted(per_utterance)[0]]) == set(CONDITIONS)
+
+    # Pictures and sound for two utterances, one per speaker; wavs as long as the recording.
+    shown = sorted(p.stem for p in (tmp_path / "plots").glob("*.png"))
+    assert len(shown) == 2 and {i.split("_")[0] for i in shown} == {"s1", "s2"}
+    for utterance_id in shown:
+        assert (tmp_path / "plots" / f"{utterance_id}.png").stat().st_size > 10_000
+        lengths = {soundfile.info(tmp_path / "samples" / utterance_id / f"{name}.wav").frames
+                   for name in ("recording", *CONDITIONS)}
+        assert lengths == {75 * 3 * 294}
+
+
+def test_trained_model_lies_between_the_oracle_and_the_speaker_mean(stores, fitted, tmp_path: Path):
+    summary = evaluate(stores, fitted, tmp_path)
+    report = {name: summary[name]["mcd_db"] for name in CONDITIONS[1:]} | {"model": summary["mcd_db"]}
+    assert summary["oracle"]["mcd_db"] < summary["mcd_db"] < summary["mean"]["mcd_db"], report
+    assert 0 < summary["mcd_gap_closed"] < 1
+    assert summary["mse"] < summary["mean"]["mse"]
+
+
+def test_evaluation_is_deterministic(stores, fitted, tmp_path: Path):
+    first = evaluate(stores, fitted, tmp_path / "a")
+    second = evaluate(stores, fitted, tmp_path / "b")
+    assert first == second
+    wav = Path(sorted((tmp_path / "a" / "samples").rglob("model.wav"))[0]).relative_to(tmp_path / "a")
+    assert (tmp_path / "a" / wav).read_bytes() == (tmp_path / "b" / wav).read_bytes()
+
+
+def test_samples_take_speakers_in_turn():
+    speaker_of = {"s1_a": "s1", "s1_b": "s1", "s2_a": "s2", "s3_a": "s3"}
+    assert sample_ids(list(speaker_of), speaker_of, 3) == ["s1_a", "s2_a", "s3_a"]
+    assert sample_ids(list(speaker_of), speaker_of, 9) == ["s1_a", "s2_a", "s3_a", "s1_b"]

@@ -1,0 +1,95 @@
+"""The whole pipeline as users run it: `dvc repro`, `dvc exp run -S ...`, `dvc metrics diff`."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipeline.io.manifest import read_manifest
+from tests.conftest import REPO
+
+
+def _copy_repo(destination: Path) -> Path:
+    """The repo's tracked-looking files (no .venv, data, caches, git history) in a new git repo
+    with one commit, as a fresh clone has."""
+    ignore = shutil.ignore_patterns(".venv", ".git", "data", "metrics", "__pycache__", "*.egg-info",
+                                    ".pytest_cache", "cache", "tmp", "dvc.lock")
+    shutil.copytree(REPO, destination, ignore=ignore)
+    (destination / "data").mkdir()
+    git = ["git", "-c", "user.name=test", "-c", "user.email=test@invalid"]
+    subprocess.run(git + ["init", "-q"], cwd=destination, check=True)
+    subprocess.run(git + ["add", "-A"], cwd=destination, check=True)
+    subprocess.run(git + ["commit", "-qm", "copy"], cwd=destination, check=True)  # like a clone: one commit
+    return destination
+
+
+def _edit_params(repo: Path, **sections) -> None:
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    for section, values in sections.items():
+        target = params
+        for key in section.split("."):
+            target = target[key]
+        target.update(values)
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def _dvc(repo: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@invalid", "GIT_COMMITTER_NAME": "test",
+           "GIT_COMMITTER_EMAIL": "test@invalid"}
+    done = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=repo, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, f"dvc {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
+    return done
+
+
+@pytest.mark.slow
+def test_dvc_repro_runs_the_pipeline_in_a_fresh_copy(tmp_path: Path):
+    repo = _copy_repo(tmp_path / "repo")
+    _edit_params(repo, **{"corpus.synthetic": {"speakers": 2, "utterances_per_speaker": 3},
+                          "split": {"train": 0.34, "val": 0.33},
+                          "model": {"gru_hidden": 16, "conv_channels": 16, "mlp_hidden": 32, "flow_hidden": 16},
+                          "train": {"batch_size": 2, "max_epochs": 1, "window": 16}})
+    first = _dvc(repo, "repro")
+    for stage in ("corpus", "landmarks", "mouths", "derivatives", "mels", "split", "stats", "train", "evaluate"):
+        assert f"Running stage '{stage}'" in first.stdout, first.stdout
+    assert len(read_manifest(repo / "data/manifest.jsonl")) == 6
+    assert len(list((repo / "data/corpus/video/s1").glob("*.mpg"))) == 3
+    assert (repo / "metrics/corpus.json").is_file() and (repo / "data/stats.json").is_file()
+    for picture in ("corpus", "landmarks", "mouths"):
+        assert (repo / f"plots/{picture}.png").stat().st_size > 5_000
+
+    second = _dvc(repo, "repro")
+    assert "Running stage" not in second.stdout, second.stdout
+    assert "utterances" in _dvc(repo, "metrics", "show").stdout
+
+    assert (repo / "data/model.pt").is_file() and (repo / "dvclive/plots/metrics/lr.tsv").is_file()
+    evaluation = json.loads((repo / "metrics/evaluate.json").read_text())
+    assert evaluation["utterances"] == 2 and {"oracle", "mean", "per_speaker"} <= set(evaluation)
+    assert len(list((repo / "plots/evaluate").glob("*.png"))) == 2
+    assert len(list((repo / "data/samples").rglob("*.wav"))) == 2 * 4
+
+    # Experiments with another decoder change nothing upstream of `train`.
+    subprocess.run(["git", "add", "-A"], cwd=repo, check=True, capture_output=True)
+    subprocess.run(["git", "-c", "user.name=test", "-c", "user.email=test@invalid", "commit", "-qm", "baseline"],
+                   cwd=repo, check=True, capture_output=True)
+    for decoder in ("mlp", "flow"):
+        experiment = _dvc(repo, "exp", "run", "-S", f"decoder={decoder}")
+        assert _ran(experiment) == ["evaluate", "train"], experiment.stdout
+        # The workspace now holds the experiment: its metrics against the committed baseline.
+        diff = _dvc(repo, "metrics", "diff").stdout
+        assert "metrics/evaluate.json" in diff and "mcd_db" in diff and "best_val_loss" in diff, diff
+    shown = _dvc(repo, "exp", "show", "--csv").stdout
+    assert "mlp" in shown and "flow" in shown
+
+    _edit_params(repo, audio={"n_mels": 40})
+    assert _ran(_dvc(repo, "repro")) == ["evaluate", "mels", "stats", "train"]
+
+
+def _ran(done: subprocess.CompletedProcess) -> list[str]:
+    return sorted(line.split("'")[1] for line in done.stdout.splitlines() if line.startswith("Running stage"))

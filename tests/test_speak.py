@@ -1,0 +1,78 @@
+"""`python -m pipeline.speak`: one video in, one wav out, with the stages' own code."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+
+from pipeline.face.landmarks import LandmarksParams
+from pipeline.io.manifest import read_manifest
+from pipeline.io.media import write_video
+from pipeline.io.store import StoreReader
+from pipeline.learn.dataset import LipSpeechDataset
+from pipeline.learn.evaluation import EvaluateParams, synthesise
+from pipeline.learn.inference import Synthesiser
+from pipeline.speak import speech_for
+from tests.conftest import REPO, frames_with_motion, manifest_of
+
+
+def _speak(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pipeline.speak", *args, "--params", str(REPO / "params.yaml")],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+
+
+def test_speak_writes_a_wav_as_long_as_the_video(tiny_corpus, fitted, tmp_path: Path):
+    utterance = manifest_of(tiny_corpus[0])[0]
+    out = tmp_path / "spoken.wav"
+    done = _speak(utterance.video, "-o", str(out), "--model", str(fitted["model"]), "--speaker", "s2")
+    assert done.returncode == 0, done.stderr[-2000:]
+    info = soundfile.info(out)
+    assert info.samplerate == 22050
+    assert info.frames / info.samplerate == pytest.approx(utterance.frames / utterance.fps, abs=1e-3)
+    audio, _ = soundfile.read(out)
+    assert np.sqrt(np.mean(audio ** 2)) > 1e-3  # not silence
+
+
+def test_speak_without_a_face_fails_with_the_reason(fitted, tmp_path: Path):
+    video = tmp_path / "no_face.mpg"
+    write_video(video, frames_with_motion(30), 25)
+    done = _speak(str(video), "-o", str(tmp_path / "out.wav"), "--model", str(fitted["model"]))
+    assert done.returncode == 1
+    errors = [line for line in done.stderr.splitlines() if line.startswith("ERROR")]
+    assert len(errors) == 1 and "no face in any of 30 frames" in errors[0], done.stderr[-2000:]
+    assert not (tmp_path / "out.wav").exists()
+
+
+def test_speak_on_an_unreadable_video_or_unknown_speaker_fails_with_the_reason(tiny_corpus, fitted, tmp_path: Path):
+    broken = tmp_path / "broken.mpg"
+    broken.write_text("not a video")
+    done = _speak(str(broken), "-o", str(tmp_path / "out.wav"), "--model", str(fitted["model"]))
+    assert done.returncode == 1 and "video does not open" in done.stderr, done.stderr[-2000:]
+    video = manifest_of(tiny_corpus[0])[0].video
+    done = _speak(video, "-o", str(tmp_path / "out.wav"), "--model", str(fitted["model"]), "--speaker", "s9")
+    assert done.returncode == 1 and "unknown speaker 's9'; the model knows s1, s2" in done.stderr, done.stderr[-2000:]
+
+
+def test_speak_predicts_what_evaluate_predicts(stores, fitted):
+    """For a test utterance, speak (from the video: landmarks, crop, features) gives the mel that
+    evaluate (from the stores) gives."""
+    params = EvaluateParams()
+    synthesiser = Synthesiser.load(fitted["model"], params.vocoder, "cpu")
+    checkpoint = synthesiser.checkpoint
+    utterances = {u.id: u for u in read_manifest(stores["manifest"])}
+    test_ids = json.loads(fitted["split"].read_text())["test"]
+    dataset = LipSpeechDataset(test_ids, StoreReader(stores["features"]), StoreReader(stores["mels"]),
+                               checkpoint["stats"], {i: u.speaker for i, u in utterances.items()},
+                               normalize=checkpoint["params"]["normalize"])
+    for index in (0, len(dataset) - 1):
+        sample = dataset[index]
+        utterance = utterances[sample.id]
+        evaluated = synthesise(synthesiser, sample, utterance, np.zeros(80, np.float32), params)
+        spoken = speech_for(Path(utterance.video), synthesiser, LandmarksParams(), params, utterance.speaker)
+        np.testing.assert_array_equal(spoken.mel, evaluated.predicted)
+        np.testing.assert_allclose(spoken.waveform, evaluated.waveforms["model"], atol=1e-6)
