@@ -72,3 +72,15 @@ def test_the_vocoder_choices_are_the_registry():
     assert set(choices(VocoderName)) == set(VOCODERS)
     with pytest.raises(ParamsError, match="evaluate.vocoder.name must be one of griffin_lim; got 'waveglow'"):
         section(VocoderParams, {"name": "waveglow"}, "evaluate.vocoder")
+
+
+@pytest.mark.cuda
+def test_griffin_lim_on_cuda_gives_the_cpu_waveform(speech):
+    mel, _, fps = speech
+    vocoder = GriffinLim(AUDIO, AUDIO.hop_length(fps), iterations=32)
+    log_mels = torch.from_numpy(mel)[None]
+    on_cpu = vocoder(log_mels)[0].numpy()
+    on_gpu = vocoder(log_mels.to("cuda"))
+    assert on_gpu.device.type == "cuda"
+    on_gpu = on_gpu[0].cpu().numpy()
+    assert on_gpu.shape == on_cpu.shape and np.corrcoef(on_gpu, on_cpu)[0, 1] > 0.999

@@ -89,3 +89,14 @@ def test_stage_backend_refines_tracked_boxes_with_fan(seeded_hub: Path, monkeypa
 def test_missing_local_weights_are_named(tmp_path: Path):
     with pytest.raises(FileNotFoundError, match="FAN weights not found"):
         FanLandmarker(weights=str(tmp_path / "nope.pth"), device="cpu")
+
+
+@pytest.mark.cuda
+def test_fan_on_cuda_predicts_the_cpu_points(seeded_hub: Path, monkeypatch, tiny_corpus):
+    """The same (random, seeded) FAN on the GPU and on the CPU: the same points, batched on the GPU."""
+    monkeypatch.setenv("TORCH_HOME", str(seeded_hub))
+    frames = read_video(Path(manifest_of(tiny_corpus[0])[0].video), grayscale=True)[:6]
+    on_cpu, on_gpu = FanLandmarker(device="cpu", batch_size=4), FanLandmarker(device="cuda", batch_size=4)
+    assert next(on_gpu.network.parameters()).device.type == "cuda"
+    boxes = np.array([on_cpu.detector.detect(frames[0]).box] * len(frames), np.float32)
+    np.testing.assert_allclose(on_gpu.predict_batch(frames, boxes), on_cpu.predict_batch(frames, boxes), atol=0.5)

@@ -1,0 +1,112 @@
+"""The training loop: the best epoch is what is kept, early stopping and the plateau scheduler act,
+and DDP really averages gradients across processes."""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+import torch
+import torch.multiprocessing as mp
+from torch import distributed
+
+from models.model import LipToSpeech, Shapes
+from pipeline.learn.checkpoint import load_checkpoint
+from pipeline.learn.dataset import LipSpeechDataset, collate
+from pipeline.learn.training import Progress, TrainParams, train_step, validation_loss
+from tests.conftest import TINY_MODEL, train_model
+
+
+def _curve(live: Path, name: str) -> list[float]:
+    with open(live / "plots" / "metrics" / name) as rows:
+        return [float(row[-1]) for row in csv.reader(rows, delimiter="\t") if row[0] != "step"]
+
+
+def test_progress_keeps_the_best_and_counts_epochs_without_improvement():
+    progress = Progress(patience=2)
+    assert [progress.update(e, loss) for e, loss in enumerate([3.0, 2.0, 2.5, 1.5, 1.6, 1.7], 1)] == \
+        [True, True, False, True, False, False]
+    assert (progress.best, progress.best_epoch, progress.since_best, progress.stop) == (1.5, 4, 2, True)
+
+
+def test_a_run_whose_val_loss_rises_keeps_the_best_epoch_stops_early_and_lowers_the_lr(stores, tmp_path: Path):
+    """lr 0.03 on the tiny corpus: val loss falls for three epochs, then rises."""
+    train = TrainParams(batch_size=2, lr=0.03, lr_factor=0.2, lr_patience=0, early_stopping=3, max_epochs=12,
+                        window=16)
+    summary = train_model(stores, tmp_path, train=train)
+    val, lr = _curve(tmp_path / "dvclive", "val/loss.tsv"), _curve(tmp_path / "dvclive", "lr.tsv")
+    best = min(range(len(val)), key=val.__getitem__) + 1
+    assert 1 < best < len(val) and val[-1] > min(val), val  # the run this test needs
+    # Early stopping: `early_stopping` epochs without improvement, then no more.
+    assert summary["epochs"] == len(val) == best + train.early_stopping < train.max_epochs
+    # The plateau scheduler (patience 0) cut the lr after every epoch that did not improve.
+    assert lr[:best] == [train.lr] * best
+    assert lr[best:] == pytest.approx([train.lr * train.lr_factor ** n for n in range(1, len(val) - best + 1)])
+    # The kept checkpoint is the best epoch's weights: they score that epoch's val loss again.
+    model, checkpoint = load_checkpoint(tmp_path / "model.pt")
+    assert checkpoint["epoch"] == summary["best_epoch"] == best
+    assert checkpoint["val_loss"] == pytest.approx(min(val), abs=1e-6)
+    val_set = LipSpeechDataset.from_files(stores["split"], "val", stores["features"], stores["mels"], stores["stats"],
+                                          stores["manifest"], window=16, stride=16)
+    loader = torch.utils.data.DataLoader(val_set, batch_size=2, collate_fn=collate)
+    assert validation_loss(model, model, loader, torch.device("cpu")) == pytest.approx(min(val), rel=1e-5)
+
+
+def _batches(stores) -> list:
+    dataset = LipSpeechDataset.from_files(stores["split"], "train", stores["features"], stores["mels"],
+                                          stores["stats"], stores["manifest"], window=16, seed=3)
+    return [dataset[0], dataset[1]]
+
+
+def _model(samples) -> LipToSpeech:
+    torch.manual_seed(0)
+    first = samples[0]
+    shapes = Shapes(first.video.shape[0], first.mel.shape[0], 3, 16, n_speakers=2)
+    # eval(): BatchNorm on its running statistics and no dropout, so a step does not depend on
+    # how the batch is split between processes: only the gradient averaging does.
+    return LipToSpeech("conv", TINY_MODEL, shapes).eval()
+
+
+def _ddp_step(rank: int, samples, rendezvous: str, out: str) -> None:
+    distributed.init_process_group("gloo", init_method=f"file://{rendezvous}", rank=rank, world_size=2)
+    try:
+        torch.set_num_threads(1)
+        model = _model(samples)
+        network = torch.nn.parallel.DistributedDataParallel(model)
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        train_step(network, model, collate([samples[rank]]), optimizer, torch.device("cpu"))
+        torch.save(model.state_dict(), f"{out}/rank{rank}.pt")
+    finally:
+        distributed.destroy_process_group()
+
+
+def test_ddp_processes_end_a_step_with_the_weights_of_one_process_on_the_union_batch(stores, tmp_path: Path):
+    samples = _batches(stores)
+    mp.spawn(_ddp_step, args=(samples, str(tmp_path / "rendezvous"), str(tmp_path)), nprocs=2, join=True)
+    ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(2)]
+    single = _model(samples)
+    train_step(single, single, collate(samples), torch.optim.SGD(single.parameters(), lr=0.1), torch.device("cpu"))
+    before = _model(samples).state_dict()
+    moved = 0
+    for name, weights in single.state_dict().items():
+        assert torch.equal(ranks[0][name], ranks[1][name]), f"{name} differs between the two processes"
+        torch.testing.assert_close(ranks[0][name], weights, atol=1e-6, rtol=1e-5, msg=f"{name} != union batch")
+        moved += int(not torch.equal(weights, before[name]))
+    assert moved > 10  # the step changed the weights (each rank saw a different utterance)
+
+
+@pytest.mark.cuda
+def test_a_bf16_training_step_on_cuda_follows_the_fp32_cpu_step(stores):
+    """train_step on CUDA runs under bf16 autocast: its loss matches the CPU's fp32 loss to bf16
+    precision, and the weights move the same way."""
+    samples = _batches(stores)
+    losses, updates = {}, {}
+    for device in ("cpu", "cuda"):
+        model = _model(samples).to(device)
+        before = {name: p.detach().clone().cpu() for name, p in model.named_parameters()}
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        losses[device] = train_step(model, model, collate(samples), optimizer, torch.device(device))
+        updates[device] = torch.cat([(p.detach().cpu() - before[name]).flatten()
+                                     for name, p in model.named_parameters()])
+    assert losses["cuda"] == pytest.approx(losses["cpu"], rel=2e-2)
+    assert torch.nn.functional.cosine_similarity(updates["cuda"], updates["cpu"], dim=0) > 0.95

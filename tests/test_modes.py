@@ -1,0 +1,116 @@
+"""Every mode the README advertises, through the whole pipeline on a tiny corpus (one epoch):
+the stages run, the metrics are finite, and the checkpoint records the preprocessing the params
+asked for (so `speak` and `evaluate` redo exactly that)."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+
+from bench.common import preprocess
+from pipeline.audio.mels import AudioParams
+from pipeline.audio.vocoder import VocoderParams
+from pipeline.compute.parallel import ParallelParams
+from pipeline.corpora.synthetic.generator import SyntheticParams, generate_corpus
+from pipeline.face.crop import CropParams
+from pipeline.face.landmarks import LandmarksParams
+from pipeline.io.manifest import read_manifest
+from pipeline.io.splits import SplitParams
+from pipeline.io.store import StoreParams, StoreReader
+from pipeline.learn.checkpoint import load_checkpoint
+from pipeline.learn.evaluation import CONDITIONS, METRICS, EvaluateParams, speaker_mean_mels
+from pipeline.learn.inference import Synthesiser
+from pipeline.learn.training import TrainParams
+from pipeline.speak import speak, speech_for
+from pipeline.stages import evaluate
+from tests.conftest import SEQUENTIAL, TINY_MODEL, train_model
+
+pytestmark = pytest.mark.slow
+FAST = EvaluateParams(vocoder=VocoderParams(iterations=8), samples=1)
+ONE_EPOCH = TrainParams(batch_size=2, max_epochs=1, window=16)
+
+
+def _pipeline(corpus: Path, out: Path, split: SplitParams | None = None, model=TINY_MODEL, train=ONE_EPOCH,
+              normalize: str = "standard", parallel: ParallelParams = SEQUENTIAL, **sections) -> dict:
+    """The stages from landmarks to evaluate; returns the paths, the summary and the checkpoint."""
+    paths = preprocess(corpus, out, split, parallel=parallel, **sections)
+    train_model(paths, out, model=model, train=train, normalize=normalize)
+    summary = evaluate.run(FAST, parallel, model=out / "model.pt", features=paths["features"], mels=paths["mels"],
+                           split=paths["split"], manifest=paths["manifest"], metrics=out / "evaluate.json",
+                           per_utterance=out / "per_utterance.json", plots=out / "plots", samples=out / "samples")
+    _, checkpoint = load_checkpoint(out / "model.pt")
+    return {**paths, "model": out / "model.pt", "summary": summary, "checkpoint": checkpoint}
+
+
+def _check(result: dict, crop: CropParams = CropParams(), audio: AudioParams = AudioParams()) -> None:
+    summary = result["summary"]
+    for block in (summary, *(summary[c] for c in CONDITIONS[1:])):
+        for metric in METRICS:
+            assert block[metric] is not None and math.isfinite(block[metric]), (metric, block)
+    recorded = result["checkpoint"]["preprocessing"]
+    assert {key: recorded["features"][key] for key in ("mode", "size", "padding", "grayscale")} == \
+        dataclasses.asdict(crop)
+    assert {key: recorded["audio"][key] for key in dataclasses.asdict(audio)} == dataclasses.asdict(audio)
+
+
+@pytest.mark.parametrize("crop", [CropParams(mode="tracked"), CropParams(mode="aligned", padding=6),
+                                  CropParams(mode="fixed", grayscale=False)], ids=["tracked", "aligned", "rgb"])
+def test_mouth_crop_modes(tiny_corpus, tmp_path: Path, crop: CropParams):
+    result = _pipeline(tiny_corpus[0], tmp_path, mouths=crop)
+    _check(result, crop)
+    channels = result["checkpoint"]["preprocessing"]["features"]["channels"]
+    assert len(channels) == (3 if crop.grayscale else 9)
+
+
+def test_hdf5_stores_with_worker_processes_and_dataloader_workers(tiny_corpus, tmp_path: Path):
+    workers = ParallelParams(n_jobs=2)
+    train = dataclasses.replace(ONE_EPOCH, num_workers=2)
+    result = _pipeline(tiny_corpus[0], tmp_path, store=StoreParams("hdf5"), parallel=workers, train=train)
+    _check(result)
+    for name in ("landmarks", "mouths", "features", "mels"):
+        assert StoreReader(result[name]).format == "hdf5" and result[name].is_file()
+    assert result["checkpoint"]["params"]["train"]["num_workers"] == 2
+
+
+def test_minmax_normalisation_gives_a_sigmoid_model_through_evaluate_and_speak(tiny_corpus, tmp_path: Path):
+    result = _pipeline(tiny_corpus[0], tmp_path, normalize="minmax")
+    _check(result)
+    assert result["checkpoint"]["config"]["shapes"]["output"] == "sigmoid"
+    assert result["checkpoint"]["params"]["normalize"] == "minmax"
+    video = Path(read_manifest(result["manifest"])[0].video)
+    seconds = speak(video, tmp_path / "spoken.wav", result["model"], LandmarksParams(), FAST)
+    audio, rate = soundfile.read(tmp_path / "spoken.wav")
+    assert seconds == pytest.approx(3.0, abs=1e-3) and np.isfinite(audio).all() and np.abs(audio).max() > 1e-3
+
+
+def test_unseen_speakers_fall_back_to_the_train_mean_voice(tmp_path: Path):
+    corpus = tmp_path / "corpus"
+    generate_corpus(corpus, SyntheticParams(speakers=3, utterances_per_speaker=2, seed=5), SEQUENTIAL)
+    split = SplitParams(mode="unseen", val_speakers=["s2"], test_speakers=["s3"])
+    result = _pipeline(corpus, tmp_path / "run", split)
+    _check(result)
+    assert list(result["summary"]["per_speaker"]) == ["s3"]
+    # s3 has no train utterance: its "mean" reference is the train split's mean mel.
+    splits = json.loads(result["split"].read_text())
+    speakers = {u.id: u.speaker for u in read_manifest(result["manifest"])}
+    fallback = np.asarray(result["checkpoint"]["stats"]["mel"]["mean"], np.float32)
+    means = speaker_mean_mels(StoreReader(result["mels"]), splits["train"], speakers, fallback)
+    assert means["s3"] is fallback and means["s1"] is not fallback
+
+
+def test_postnet_and_speaker_embedding_and_speak_with_a_speaker(tiny_corpus, tmp_path: Path):
+    model = dataclasses.replace(TINY_MODEL, postnet=True, speaker_embedding=True)
+    result = _pipeline(tiny_corpus[0], tmp_path, model=model)
+    _check(result)
+    assert result["checkpoint"]["params"]["model"]["postnet"] and result["checkpoint"]["config"]["model"]["speaker_embedding"]
+    synthesiser = Synthesiser.load(result["model"], FAST.vocoder, "cpu")
+    video = Path(read_manifest(result["manifest"])[0].video)
+    voices = {s: speech_for(video, synthesiser, LandmarksParams(), FAST, s).mel for s in ("s1", "s2")}
+    assert np.abs(voices["s1"] - voices["s2"]).mean() > 1e-4  # the speaker changes the voice
+    seconds = speak(video, tmp_path / "s2.wav", result["model"], LandmarksParams(), FAST, speaker="s2")
+    assert seconds == pytest.approx(3.0, abs=1e-3)
