@@ -87,6 +87,9 @@ def reverse_valid(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     return torch.gather(x, -1, index[:, None, :].expand_as(x))
 
 
+LOG_SCALE_LIMIT = 3.0  # flow coupling scales stay within exp(+-3)
+
+
 class FlowStep(nn.Module):
     """One autoregressive affine coupling over time: z_t = x_t * exp(log_s_t) + b_t, where
     (log_s_t, b_t) come from an LSTM that has seen x_1..x_{t-1} and the context up to t. With
@@ -103,7 +106,10 @@ class FlowStep(nn.Module):
 
     def _params(self, previous: torch.Tensor, context: torch.Tensor, state=None):
         hidden, state = self.lstm(torch.cat([previous, context], dim=1).transpose(1, 2), state)
-        log_s, shift = self.project(hidden).transpose(1, 2).chunk(2, dim=1)
+        raw_log_s, shift = self.project(hidden).transpose(1, 2).chunk(2, dim=1)
+        # Bounded log-scales: the inverse divides by exp(log_s) once per frame and step, so an
+        # unbounded scale overflows when sampling an undertrained flow; near 0 this is the identity.
+        log_s = LOG_SCALE_LIMIT * torch.tanh(raw_log_s / LOG_SCALE_LIMIT)
         return log_s, shift, state
 
     def forward(self, x: torch.Tensor, context: torch.Tensor, lengths: torch.Tensor):

@@ -10,8 +10,8 @@ no derivatives, min-max normalisation, the mlp and flow decoders, one and two sp
 queued with `dvc exp run --queue -n thesis-NAME -S ...` and run one at a time with
 `dvc exp run --run-all`; an experiment already named so on the current commit is not run again
 (`dvc exp remove -A` or a new commit starts over). The table puts our figures (val loss, MCD in
-dB, STOI) next to the references (oracle and mean MCD, gap closed) and the thesis' own figure for
-that row (its loss on normalised mels, or its MCD on dB-mel values: another scale than ours).
+dB, STOI, the judge's WER) next to the references (oracle and mean MCD, gap closed) and the
+thesis' own figure for that row (its loss on normalised mels, or its MCD on dB-mel values: another scale than ours).
 """
 from __future__ import annotations
 
@@ -113,7 +113,7 @@ def _finished(result: dict) -> bool:
 def table(results: dict[str, dict]) -> str:
     """The markdown table, one block of rows per comparison."""
     header = ("| comparison | speakers | padding | derivatives | normalisation | decoder | val loss | MCD dB ↓ "
-              "| oracle MCD | mean MCD | gap closed ↑ | STOI ↑ | thesis |")
+              "| oracle MCD | mean MCD | gap closed ↑ | STOI ↑ | WER ↓ | thesis |")
     lines = [header, "|" + "---|" * (header.count("|") - 1)]
     for title, rows in COMPARISONS:
         for index, (name, thesis) in enumerate(rows):
@@ -121,7 +121,7 @@ def table(results: dict[str, dict]) -> str:
             if result is not None and not _finished(result):
                 result = None
             if result is None:
-                lines.append(f"| {title if index == 0 else ''} | {name}: not run (yet) | | | | | | | | | | | {thesis} |")
+                lines.append(f"| {title if index == 0 else ''} | {name}: not run (yet) | | | | | | | | | | | | {thesis} |")
                 continue
             params, metrics = result["params"], result["metrics"]
             evaluation, training = metrics.get(EVALUATE, {}), metrics.get(TRAIN, {})
@@ -140,6 +140,7 @@ def table(results: dict[str, dict]) -> str:
                 _figure(evaluation.get("mean", {}).get("mcd_db"), 2),
                 _figure(evaluation.get("mcd_gap_closed"), 2),
                 _figure(evaluation.get("stoi"), 3),
+                _figure(evaluation.get("wer"), 3),
                 thesis,
             ]) + " |")
     return "\n".join(lines)

@@ -17,6 +17,7 @@ LETTERS = tuple("abcdefghijklmnopqrstuvxyz")  # GRID leaves out w
 DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 ADVERBS = ("again", "now", "please", "soon")
 SLOTS = (COMMANDS, COLOURS, PREPOSITIONS, LETTERS, DIGITS, ADVERBS)
+SLOT_NAMES = ("command", "colour", "preposition", "letter", "digit", "adverb")
 N_SENTENCES = 4 * 4 * 4 * 25 * 10 * 4
 
 UNITS_PER_SECOND = 25_000
@@ -57,6 +58,11 @@ def sentence_from_id(utterance_id: str) -> tuple[str, ...] | None:
             return None
         words.append(matches[0])
     return tuple(words)
+
+
+def is_sentence(words: list[str] | tuple[str, ...]) -> bool:
+    """Whether the words are a GRID sentence: six words, each one of its slot's."""
+    return len(words) == len(SLOTS) and all(word in slot for word, slot in zip(words, SLOTS))
 
 
 def format_align(words: list[Word]) -> str:

@@ -6,21 +6,28 @@ Three syntheses per utterance, all through the same vocoder (`evaluate.vocoder`)
 - `oracle`: the ground-truth mel (what the vocoder alone loses: the best a mel model can reach);
 - `mean`: the speaker's mean train-split mel at every frame (what knowing only the voice gives).
 Each is scored against the recording (resampled and cut like the mels): MCD in dB, STOI, ESTOI,
-wideband PESQ (pipeline.audio.metrics), plus MSE on normalised mels. The summary holds the
-model's means at the top level, the references under `oracle` and `mean`, everything per speaker
-under `per_speaker`, and `mcd_gap_closed` = (mean - model) / (mean - oracle): the share of the
-reachable MCD gap the model closes.
+wideband PESQ (pipeline.audio.metrics), MSE on normalised mels, and the word error rate of what
+the GRID judge (pipeline.audio.judge) hears, with the judge's own floor on the recording itself
+as a fourth reference (`recording`). The summary holds the model's means at the top level (with
+its per-slot word accuracy), the references under `oracle`, `mean` and `recording`, everything per
+speaker under `per_speaker`, and `mcd_gap_closed` = (mean - model) / (mean - oracle): the share
+of the reachable MCD gap the model closes. Utterances whose transcript is not a GRID sentence
+(e.g. the folder source) get no WER (null). A prediction with non-finite values is scored as
+silence, the worst case, named in a warning and counted (`nonfinite_predictions`).
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from pipeline.audio.mels import fit_audio
+from pipeline.audio.judge import GridJudge, word_errors
+from pipeline.audio.mels import LOG_FLOOR, fit_audio
 from pipeline.audio.metrics import all_metrics
 from pipeline.audio.vocoder import VocoderParams
+from pipeline.corpora import grid
 from pipeline.io.manifest import Utterance
 from pipeline.io.media import read_audio, write_wav
 from pipeline.io.store import StoreReader
@@ -28,8 +35,10 @@ from pipeline.learn.dataset import Sample
 from pipeline.learn.inference import Synthesiser
 
 CONDITIONS = ("model", "oracle", "mean")
-METRICS = ("mcd_db", "mse", "stoi", "estoi", "pesq")
+METRICS = ("mcd_db", "mse", "stoi", "estoi", "pesq", "wer")
+RECORDING = "recording"  # the judge on the original audio: its own floor
 SIGNIFICANT_DIGITS = 6  # per-utterance figures: reruns write identical files despite float noise
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -38,7 +47,7 @@ class EvaluateParams:
 
     vocoder: VocoderParams = field(default_factory=VocoderParams)
     samples: int = 4  # test utterances that get a picture and wavs (speakers in turn)
-    sigma: float | None = None  # flow decoder: sampling scale (null: the model's own sigma)
+    sigma: float | None = 0.5  # flow decoder: sampling scale (null: the training sigma, model.sigma)
     seed: int = 0  # flow decoder: sampling noise
     device: str = "auto"  # auto | cpu | cuda (model and Griffin-Lim)
 
@@ -48,11 +57,13 @@ class Synthesis:
     """One test utterance spoken three ways: mels (natural log), waveforms, and the recording."""
 
     id: str
+    words: list[str]  # the transcript
     target: np.ndarray  # (n_mels, kT) the ground-truth mel
-    predicted: np.ndarray
+    predicted: np.ndarray  # silence where the model's prediction was not finite
     waveforms: dict[str, np.ndarray]  # condition -> waveform
     reference: np.ndarray  # the recording, resampled and cut like the mels
     mse: dict[str, float]  # condition -> MSE of its normalised mel against the target's
+    nonfinite: bool = False  # the model predicted NaN or inf somewhere
 
 
 def speaker_mean_mels(mels: StoreReader, train_ids: list[str], speaker_of: dict[str, str],
@@ -89,6 +100,11 @@ def synthesise(synthesiser: Synthesiser, sample: Sample, utterance: Utterance, s
     normalizer, audio = synthesiser.normalizer, synthesiser.audio
     target = normalizer.mel_to_raw(sample.mel.numpy())
     predicted = synthesiser.predict(sample.video, utterance.speaker, params.sigma, params.seed)
+    nonfinite = not np.isfinite(predicted).all()
+    if nonfinite:
+        log.warning("%s: the model predicted %d non-finite mel values; scored as silence", sample.id,
+                    int(np.size(predicted) - np.isfinite(predicted).sum()))
+        predicted = np.full_like(target, np.log(LOG_FLOOR))
     mean = np.repeat(speaker_mean[:, None], target.shape[1], axis=1)
     mels = {"model": predicted, "oracle": target, "mean": mean}
     waveforms = dict(zip(CONDITIONS, synthesiser.vocode(np.stack([mels[c] for c in CONDITIONS]), utterance.fps)))
@@ -96,21 +112,34 @@ def synthesise(synthesiser: Synthesiser, sample: Sample, utterance: Utterance, s
     reference = fit_audio(samples, rate, utterance.frames, utterance.fps, audio)
     normalised_target = sample.mel.numpy()
     mse = {c: float(np.mean((normalizer.mel(mels[c].T).numpy() - normalised_target) ** 2)) for c in CONDITIONS}
-    return Synthesis(sample.id, target, predicted, waveforms, reference, mse)
+    words = [w.word for w in utterance.words]
+    return Synthesis(sample.id, words, target, predicted, waveforms, reference, mse, nonfinite)
 
 
-def score(synthesis: Synthesis, sample_rate: int) -> tuple[str, dict[str, dict]]:
-    """Every condition's figures against the recording, rounded (runs in a worker)."""
-    figures = {condition: {**all_metrics(synthesis.reference, waveform, sample_rate),
-                           "mse": synthesis.mse[condition]}
-               for condition, waveform in synthesis.waveforms.items()}
-    return synthesis.id, {condition: {metric: significant(value) for metric, value in values.items()}
-                          for condition, values in figures.items()}
+def score(synthesis: Synthesis, sample_rate: int) -> tuple[str, dict]:
+    """Every condition's figures against the recording, and what the judge hears in each and in
+    the recording (GRID transcripts only), rounded. Runs in a worker."""
+    figures: dict = {condition: {**all_metrics(synthesis.reference, waveform, sample_rate),
+                                 "mse": synthesis.mse[condition], "wer": None}
+                     for condition, waveform in synthesis.waveforms.items()}
+    figures["model"]["nonfinite"] = synthesis.nonfinite
+    figures[RECORDING] = {"wer": None}
+    if grid.is_sentence(synthesis.words):
+        judge = GridJudge()
+        for condition, waveform in {**synthesis.waveforms, RECORDING: synthesis.reference}.items():
+            heard = judge.recognise(waveform, sample_rate)
+            errors = word_errors(synthesis.words, heard)
+            figures[condition].update(wer=errors.wer, heard=" ".join(heard))
+            if condition == "model":
+                figures[condition]["slots_correct"] = dict(zip(grid.SLOT_NAMES, errors.correct))
+    return synthesis.id, {"transcript": " ".join(synthesis.words), **_rounded(figures)}
 
 
-def significant(value: float | None, digits: int = SIGNIFICANT_DIGITS) -> float | None:
-    """`value` rounded to `digits` significant digits (None stays None)."""
-    return None if value is None else float(f"{value:.{digits}g}")
+def _rounded(value):
+    """Floats rounded to SIGNIFICANT_DIGITS significant digits, inside dicts too."""
+    if isinstance(value, dict):
+        return {key: _rounded(item) for key, item in value.items()}
+    return float(f"{value:.{SIGNIFICANT_DIGITS}g}") if isinstance(value, float) else value
 
 
 def _mean(values: list[float | None]) -> float | None:
@@ -119,19 +148,25 @@ def _mean(values: list[float | None]) -> float | None:
 
 
 def summarise(per_utterance: dict[str, dict], speaker_of: dict[str, str]) -> dict:
-    """Means over utterances: the model's at the top level, the references under their names,
-    the same per speaker, and the share of the MCD gap closed."""
+    """Means over utterances: the model's at the top level (with its per-slot word accuracy),
+    the references under their names, the same per speaker, and the share of the MCD gap closed."""
     def means(ids: list[str]) -> dict:
         block = {metric: _mean([per_utterance[i]["model"][metric] for i in ids]) for metric in METRICS}
+        judged = [per_utterance[i]["model"]["slots_correct"] for i in ids if "slots_correct" in per_utterance[i]["model"]]
+        block["slot_accuracy"] = {slot: _mean([float(s[slot]) for s in judged]) for slot in grid.SLOT_NAMES}
         for reference in CONDITIONS[1:]:
             block[reference] = {metric: _mean([per_utterance[i][reference][metric] for i in ids]) for metric in METRICS}
+        block[RECORDING] = {"wer": _mean([per_utterance[i][RECORDING]["wer"] for i in ids])}
         gap = block["mean"]["mcd_db"] - block["oracle"]["mcd_db"]
         block["mcd_gap_closed"] = round((block["mean"]["mcd_db"] - block["mcd_db"]) / gap, 4) if gap > 0 else None
         return block
 
     ids = sorted(per_utterance)
     speakers = sorted({speaker_of[i] for i in ids})
+    if not any(per_utterance[i][RECORDING]["wer"] is not None for i in ids):
+        log.info("no test transcript is a GRID sentence: the judge does not apply, wer is null")
     return {"utterances": len(ids), **means(ids),
+            "nonfinite_predictions": sum(bool(per_utterance[i]["model"]["nonfinite"]) for i in ids),
             "per_speaker": {s: {"utterances": sum(speaker_of[i] == s for i in ids),
                                 **means([i for i in ids if speaker_of[i] == s])} for s in speakers}}
 

@@ -1,7 +1,7 @@
-"""Stage `evaluate`: speak the test split and measure it against the recordings and two references.
+"""Stage `evaluate`: speak the test split and measure it against the recordings and the references.
 
-The references are the oracle (the true mel through the same vocoder) and the speaker's mean
-voice (pipeline.learn.evaluation).
+The references are the oracle (the true mel through the same vocoder), the speaker's mean voice
+and, for the word error rate, the recording itself (pipeline.learn.evaluation).
 
 Writes the summary (`metrics`), every utterance's figures (`per_utterance`), and for
 `evaluate.samples` utterances (speakers in turn) a mel picture (target vs. predicted, in `plots`)
@@ -68,9 +68,10 @@ def run(evaluate: EvaluateParams, parallel: ParallelParams, model: Path, feature
     summary = summarise(figures, speaker_of)
     write_json(per_utterance, figures)
     write_json(metrics, summary)
-    log.info("MCD %.2f dB (oracle %.2f, mean %.2f, gap closed %s), STOI %.3f, PESQ %s over %d test utterances",
-             summary["mcd_db"], summary["oracle"]["mcd_db"], summary["mean"]["mcd_db"], summary["mcd_gap_closed"],
-             summary["stoi"], summary["pesq"], summary["utterances"])
+    log.info("MCD %.2f dB (oracle %.2f, mean %.2f, gap closed %s), STOI %.3f, PESQ %s, WER %s (recording %s) "
+             "over %d test utterances", summary["mcd_db"], summary["oracle"]["mcd_db"], summary["mean"]["mcd_db"],
+             summary["mcd_gap_closed"], summary["stoi"], summary["pesq"], summary["wer"], summary["recording"]["wer"],
+             summary["utterances"])
     return summary
 
 

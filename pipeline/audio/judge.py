@@ -1,0 +1,95 @@
+"""The intelligibility judge: an offline speech recogniser constrained to GRID's grammar, and the
+word error rate of what it hears.
+
+pocketsphinx 5 (its wheel bundles the US-English acoustic model and the CMU dictionary; nothing is
+downloaded) decodes with a JSGF grammar of GRID's six slots, generated from the grammar the
+corpus uses (pipeline.corpora.grid). Any sample rate in; the decoder gets 16 kHz mono int16. The
+judge is a measuring instrument, not the mission's recogniser: its WER on the original recordings
+is its own floor, reported next to every system's.
+
+    judge = GridJudge()
+    judge.recognise(samples, 22050)              # ["bin", "blue", "at", "f", "two", "now"]
+    word_errors(reference, hypothesis)           # WordErrors(edits=1, words=6, correct=[...])
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.audio.mels import resample
+from pipeline.corpora import grid
+
+JUDGE_RATE = 16000
+
+
+def grid_jsgf() -> str:
+    """GRID's grammar as JSGF: one public rule of six slots, each a list of its words."""
+    slots = "".join(f"<{name}> = {' | '.join(words)};\n" for name, words in zip(grid.SLOT_NAMES, grid.SLOTS))
+    sentence = " ".join(f"<{name}>" for name in grid.SLOT_NAMES)
+    return f"#JSGF V1.0;\ngrammar grid;\npublic <sentence> = {sentence};\n{slots}"
+
+
+class GridJudge:
+    """pocketsphinx with the GRID grammar; one decoder per process, made on first use."""
+
+    def recognise(self, samples: np.ndarray, sample_rate: int) -> list[str]:
+        """The words heard in mono float audio in [-1, 1] at any rate (empty when nothing is)."""
+        audio = resample(np.asarray(samples, np.float32), sample_rate, JUDGE_RATE)
+        pcm = (np.clip(audio, -1.0, 1.0) * 32767).astype(np.int16).tobytes()
+        decoder = _decoder()
+        decoder.start_utt()
+        decoder.process_raw(pcm, full_utt=True)
+        decoder.end_utt()
+        hypothesis = decoder.hyp()
+        return hypothesis.hypstr.split() if hypothesis is not None else []
+
+
+@functools.lru_cache(maxsize=1)
+def _decoder():
+    from pocketsphinx import Decoder, get_model_path
+
+    model = Path(get_model_path()) / "en-us"
+    decoder = Decoder(hmm=str(model / "en-us"), dict=str(model / "cmudict-en-us.dict"), lm=None, loglevel="FATAL")
+    decoder.add_jsgf_string("grid", grid_jsgf())
+    decoder.activate_search("grid")
+    return decoder
+
+
+@dataclass(frozen=True)
+class WordErrors:
+    """Edit distance of a hypothesis to a reference, and which reference words it got right."""
+
+    edits: int
+    words: int
+    correct: tuple[bool, ...]  # per reference word: matched by the best alignment
+
+    @property
+    def wer(self) -> float:
+        return self.edits / self.words if self.words else 0.0
+
+
+def word_errors(reference: list[str], hypothesis: list[str]) -> WordErrors:
+    """Levenshtein distance over words (substitutions, insertions, deletions cost 1), and the
+    reference words an optimal alignment matches exactly."""
+    rows, columns = len(reference) + 1, len(hypothesis) + 1
+    cost = np.zeros((rows, columns), np.int64)
+    cost[:, 0], cost[0, :] = np.arange(rows), np.arange(columns)
+    for i in range(1, rows):
+        for j in range(1, columns):
+            same = reference[i - 1] == hypothesis[j - 1]
+            cost[i, j] = min(cost[i - 1, j - 1] + (not same), cost[i - 1, j] + 1, cost[i, j - 1] + 1)
+    correct = [False] * len(reference)
+    i, j = len(reference), len(hypothesis)
+    while i > 0 and j > 0:
+        same = reference[i - 1] == hypothesis[j - 1]
+        if cost[i, j] == cost[i - 1, j - 1] + (not same):
+            correct[i - 1] = same
+            i, j = i - 1, j - 1
+        elif cost[i, j] == cost[i - 1, j] + 1:
+            i -= 1
+        else:
+            j -= 1
+    return WordErrors(int(cost[-1, -1]), len(reference), tuple(correct))

@@ -1,0 +1,62 @@
+"""The GRID judge: real recognition (pocketsphinx, offline) of real and embedded-corpus speech."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pipeline.audio.judge import GridJudge, grid_jsgf, word_errors
+from pipeline.audio.mels import resample
+from pipeline.corpora import grid
+from pipeline.io.media import read_audio
+from tests.conftest import REPO, manifest_of
+
+REAL = REPO / "tests" / "data" / "real_grid"
+
+
+def test_word_errors_count_edits_and_the_words_got_right():
+    reference = ["bin", "blue", "at", "f", "two", "now"]
+    assert word_errors(reference, reference).wer == 0 and all(word_errors(reference, reference).correct)
+    substituted = word_errors(reference, ["bin", "red", "at", "f", "two", "now"])
+    assert (substituted.edits, substituted.correct) == (1, (True, False, True, True, True, True))
+    shortened = word_errors(reference, ["bin", "blue", "at", "two", "now"])  # the letter lost
+    assert (shortened.edits, shortened.correct) == (1, (True, True, True, False, True, True))
+    inserted = word_errors(reference, ["bin", "blue", "at", "at", "f", "two", "now"])
+    assert inserted.edits == 1 and all(inserted.correct)
+    assert word_errors(reference, []).wer == 1.0 and word_errors(reference, ["x"] * 12).wer == 2.0
+
+
+def test_the_grammar_is_the_corpus_grammar():
+    jsgf = grid_jsgf()
+    assert "public <sentence> = <command> <colour> <preposition> <letter> <digit> <adverb>;" in jsgf
+    for name, words in zip(grid.SLOT_NAMES, grid.SLOTS):
+        assert f"<{name}> = {' | '.join(words)};" in jsgf
+    assert "| w |" not in jsgf  # GRID has no letter w
+
+
+@pytest.mark.parametrize("name", ["bbaf2n", "swwp2s"])
+def test_real_grid_speech_from_the_videos_own_track(name: str):
+    """44.1 kHz stereo MPEG layer II audio, as GRID ships it."""
+    samples, rate = read_audio("video track", REAL / f"{name}.mpg")
+    assert rate == 44100
+    heard = GridJudge().recognise(samples, rate)
+    assert word_errors(list(grid.sentence_from_id(name)), heard).edits <= 1, heard
+
+
+def test_any_sample_rate_goes_in(tiny_corpus):
+    utterance = manifest_of(tiny_corpus[0])[0]
+    samples, rate = read_audio(utterance.audio)
+    judge = GridJudge()
+    heard = {target: judge.recognise(resample(samples, rate, target), target) for target in (rate, 16000, 48000)}
+    assert heard[16000] == heard[48000] == heard[rate], heard
+
+
+def test_embedded_corpus_recordings_are_understood_and_silence_is_not(tiny_corpus):
+    judge = GridJudge()
+    edits = words = 0
+    for utterance in manifest_of(tiny_corpus[0]):
+        samples, rate = read_audio(utterance.audio)
+        errors = word_errors([w.word for w in utterance.words], judge.recognise(samples, rate))
+        edits, words = edits + errors.edits, words + errors.words
+    assert edits / words <= 0.15, (edits, words)
+    noise = np.random.default_rng(0).normal(0, 10 ** (-55 / 20), 3 * 16000).astype(np.float32)
+    assert word_errors(["bin", "blue", "at", "f", "two", "now"], judge.recognise(noise, 16000)).wer >= 0.8
