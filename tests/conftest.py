@@ -8,12 +8,15 @@ import pytest
 
 from bench.common import SEQUENTIAL, manifest_of, preprocess  # noqa: F401 (shared with the tests)
 from models.model import ModelParams
+from pipeline.audio.vocoder import VocoderParams
 from pipeline.corpora.synthetic.generator import SyntheticParams, generate_corpus
+from pipeline.learn.evaluation import EvaluateParams
 from pipeline.learn.training import TrainParams
 
 REPO = Path(__file__).resolve().parents[1]
 TINY_MODEL = ModelParams(width=0.125, gru_hidden=16, mlp_hidden=32, conv_channels=16, flow_hidden=16)
 TINY_TRAIN = TrainParams(batch_size=2, lr=1e-3, max_epochs=2, window=16)
+FAST = EvaluateParams(vocoder=VocoderParams(iterations=16), samples=2)
 
 
 def pytest_collection_modifyitems(config, items) -> None:
@@ -83,3 +86,20 @@ def fitted(stores, tmp_path_factory) -> dict[str, Path]:
     train_model(stores, out, train=TrainParams(batch_size=2, lr=3e-3, max_epochs=40, early_stopping=40, window=None),
                 split=split)
     return {"model": out / "model.pt", "split": split}
+
+
+def evaluate(stores, fitted, out: Path, params: EvaluateParams = FAST) -> dict:
+    """The evaluate stage on the fitted model; outputs under `out` as dvc.yaml lays them out."""
+    from pipeline.stages.evaluate import run
+
+    return run(params, SEQUENTIAL, model=fitted["model"], features=stores["features"], mels=stores["mels"],
+               split=fitted["split"], manifest=stores["manifest"], metrics=out / "evaluate.json",
+               per_utterance=out / "per_utterance.json", plots=out / "plots" / "evaluate",
+               samples=out / "data" / "samples", page=out / "plots" / "listening.html")
+
+
+@pytest.fixture(scope="session")
+def evaluated(stores, fitted, tmp_path_factory) -> tuple[dict, Path]:
+    """One evaluation of the fitted model: its summary and its output folder."""
+    out = tmp_path_factory.mktemp("evaluated")
+    return evaluate(stores, fitted, out), out

@@ -71,9 +71,9 @@ class WordErrors:
         return self.edits / self.words if self.words else 0.0
 
 
-def word_errors(reference: list[str], hypothesis: list[str]) -> WordErrors:
-    """Levenshtein distance over words (substitutions, insertions, deletions cost 1), and the
-    reference words an optimal alignment matches exactly."""
+def align_words(reference: list[str], hypothesis: list[str]) -> list[tuple[str | None, str | None]]:
+    """An optimal Levenshtein alignment of two word lists (substitutions, insertions, deletions
+    cost 1): pairs (reference word, hypothesis word), None on the side a word is missing from."""
     rows, columns = len(reference) + 1, len(hypothesis) + 1
     cost = np.zeros((rows, columns), np.int64)
     cost[:, 0], cost[0, :] = np.arange(rows), np.arange(columns)
@@ -81,15 +81,23 @@ def word_errors(reference: list[str], hypothesis: list[str]) -> WordErrors:
         for j in range(1, columns):
             same = reference[i - 1] == hypothesis[j - 1]
             cost[i, j] = min(cost[i - 1, j - 1] + (not same), cost[i - 1, j] + 1, cost[i, j - 1] + 1)
-    correct = [False] * len(reference)
+    pairs: list[tuple[str | None, str | None]] = []
     i, j = len(reference), len(hypothesis)
-    while i > 0 and j > 0:
-        same = reference[i - 1] == hypothesis[j - 1]
-        if cost[i, j] == cost[i - 1, j - 1] + (not same):
-            correct[i - 1] = same
+    while i > 0 or j > 0:
+        if i > 0 and j > 0 and cost[i, j] == cost[i - 1, j - 1] + (reference[i - 1] != hypothesis[j - 1]):
+            pairs.append((reference[i - 1], hypothesis[j - 1]))
             i, j = i - 1, j - 1
-        elif cost[i, j] == cost[i - 1, j] + 1:
+        elif i > 0 and cost[i, j] == cost[i - 1, j] + 1:
+            pairs.append((reference[i - 1], None))
             i -= 1
         else:
+            pairs.append((None, hypothesis[j - 1]))
             j -= 1
-    return WordErrors(int(cost[-1, -1]), len(reference), tuple(correct))
+    return pairs[::-1]
+
+
+def word_errors(reference: list[str], hypothesis: list[str]) -> WordErrors:
+    """Edit distance over words, and the reference words an optimal alignment matches exactly."""
+    pairs = align_words(reference, hypothesis)
+    correct = tuple(heard == said for said, heard in pairs if said is not None)
+    return WordErrors(sum(said != heard for said, heard in pairs), len(reference), correct)

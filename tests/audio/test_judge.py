@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.audio.judge import GridJudge, grid_jsgf, word_errors
+from pipeline.audio.judge import GridJudge, align_words, grid_jsgf, word_errors
 from pipeline.audio.mels import resample
 from pipeline.corpora import grid
 from pipeline.io.media import read_audio
@@ -60,3 +60,10 @@ def test_embedded_corpus_recordings_are_understood_and_silence_is_not(tiny_corpu
     assert edits / words <= 0.15, (edits, words)
     noise = np.random.default_rng(0).normal(0, 10 ** (-55 / 20), 3 * 16000).astype(np.float32)
     assert word_errors(["bin", "blue", "at", "f", "two", "now"], judge.recognise(noise, 16000)).wer >= 0.8
+
+
+def test_the_alignment_pairs_every_word_with_its_counterpart():
+    assert align_words(["bin", "blue", "at"], ["bin", "red", "at"]) == [("bin", "bin"), ("blue", "red"), ("at", "at")]
+    assert align_words(["bin", "blue", "at"], ["bin", "at"]) == [("bin", "bin"), ("blue", None), ("at", "at")]
+    assert align_words(["bin"], ["bin", "now"]) == [("bin", "bin"), (None, "now")]
+    assert align_words([], ["now"]) == [(None, "now")] and align_words(["now"], []) == [("now", None)]

@@ -8,24 +8,13 @@ import numpy as np
 import soundfile
 import torch
 
-from pipeline.audio.vocoder import VocoderParams
 from pipeline.corpora import grid
-from pipeline.learn.evaluation import CONDITIONS, METRICS, RECORDING, EvaluateParams, sample_ids
-from pipeline.stages.evaluate import run
-from tests.conftest import SEQUENTIAL
-
-FAST = EvaluateParams(vocoder=VocoderParams(iterations=16), samples=2)
+from pipeline.learn.evaluation import CONDITIONS, METRICS, RECORDING, sample_ids
+from tests.conftest import evaluate
 
 
-def evaluate(stores, fitted, out: Path, params: EvaluateParams = FAST) -> dict:
-    """The evaluate stage on the fitted model; outputs under `out`."""
-    return run(params, SEQUENTIAL, model=fitted["model"], features=stores["features"], mels=stores["mels"],
-               split=fitted["split"], manifest=stores["manifest"], metrics=out / "evaluate.json",
-               per_utterance=out / "per_utterance.json", plots=out / "plots", samples=out / "samples")
-
-
-def test_metrics_file_has_every_metric_for_model_references_and_speakers(stores, fitted, tmp_path: Path):
-    summary = evaluate(stores, fitted, tmp_path)
+def test_metrics_file_has_every_metric_for_model_references_and_speakers(evaluated, fitted):
+    summary, tmp_path = evaluated
     assert json.loads((tmp_path / "evaluate.json").read_text()) == summary
     assert summary["utterances"] == 6
 
@@ -54,17 +43,17 @@ def test_metrics_file_has_every_metric_for_model_references_and_speakers(stores,
     assert set(first["model"]["slots_correct"]) == set(grid.SLOT_NAMES)
 
     # Pictures and sound for two utterances, one per speaker; wavs as long as the recording.
-    shown = sorted(p.stem for p in (tmp_path / "plots").glob("*.png"))
+    shown = sorted(p.stem for p in (tmp_path / "plots" / "evaluate").glob("*.png"))
     assert len(shown) == 2 and {i.split("_")[0] for i in shown} == {"s1", "s2"}
     for utterance_id in shown:
-        assert (tmp_path / "plots" / f"{utterance_id}.png").stat().st_size > 10_000
-        lengths = {soundfile.info(tmp_path / "samples" / utterance_id / f"{name}.wav").frames
+        assert (tmp_path / "plots" / "evaluate" / f"{utterance_id}.png").stat().st_size > 10_000
+        lengths = {soundfile.info(tmp_path / "data" / "samples" / utterance_id / f"{name}.wav").frames
                    for name in ("recording", *CONDITIONS)}
         assert lengths == {75 * 3 * 294}
 
 
-def test_trained_model_lies_between_the_oracle_and_the_speaker_mean(stores, fitted, tmp_path: Path):
-    summary = evaluate(stores, fitted, tmp_path)
+def test_trained_model_lies_between_the_oracle_and_the_speaker_mean(evaluated):
+    summary, _ = evaluated
     report = {name: summary[name]["mcd_db"] for name in CONDITIONS[1:]} | {"model": summary["mcd_db"]}
     assert summary["oracle"]["mcd_db"] < summary["mcd_db"] < summary["mean"]["mcd_db"], report
     assert 0 < summary["mcd_gap_closed"] < 1
@@ -74,12 +63,11 @@ def test_trained_model_lies_between_the_oracle_and_the_speaker_mean(stores, fitt
     assert summary["mean"]["wer"] >= 0.8 and summary["wer"] <= summary["mean"]["wer"]
 
 
-def test_evaluation_is_deterministic(stores, fitted, tmp_path: Path):
-    first = evaluate(stores, fitted, tmp_path / "a")
-    second = evaluate(stores, fitted, tmp_path / "b")
-    assert first == second
-    wav = Path(sorted((tmp_path / "a" / "samples").rglob("model.wav"))[0]).relative_to(tmp_path / "a")
-    assert (tmp_path / "a" / wav).read_bytes() == (tmp_path / "b" / wav).read_bytes()
+def test_evaluation_is_deterministic(evaluated, stores, fitted, tmp_path: Path):
+    first, first_out = evaluated
+    assert evaluate(stores, fitted, tmp_path) == first
+    for path in ("per_utterance.json", *(str(p.relative_to(first_out)) for p in (first_out / "data").rglob("*.wav"))):
+        assert (tmp_path / path).read_bytes() == (first_out / path).read_bytes(), path
 
 
 def test_samples_take_speakers_in_turn():

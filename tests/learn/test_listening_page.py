@@ -1,0 +1,114 @@
+"""The listening page: every link resolves from the file system, errors are marked, and a real
+browser (headless Chromium) plays every sample and shows every picture without a console error."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from pipeline.learn.listening_page import CONDITION_ORDER, heard_html
+from tests.conftest import REPO
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+# What Chromium needs on this closed network and as root (see the env's machine page).
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--hide-scrollbars"]
+SCREENSHOT = REPO / "plots" / "listening_page_test.png"  # kept as a CI artefact
+# Injected into a copy of the page (the page itself has no script): reports every audio element's
+# duration once its metadata loads, every image's natural width, and every error or console error.
+CHECK = """<script>
+const problems = [];
+window.addEventListener("error", e => problems.push("error: " + (e.message || (e.target && (e.target.src || e.target.currentSrc)))), true);
+for (const level of ["error", "warn"]) {
+  const original = console[level];
+  console[level] = (...args) => { problems.push(level + ": " + args.join(" ")); original(...args); };
+}
+window.addEventListener("load", async () => {
+  const audios = await Promise.all([...document.querySelectorAll("audio")].map(a => new Promise(resolve => {
+    const report = () => resolve({src: a.getAttribute("src"), duration: a.duration, seconds: Number(a.dataset.seconds),
+                                  error: a.error ? a.error.code : null});
+    if (a.readyState >= 1 || a.error) { report(); return; }
+    a.addEventListener("loadedmetadata", report, {once: true});
+    a.addEventListener("error", report, {once: true});
+  })));
+  const images = [...document.images].map(i => ({src: i.getAttribute("src"), width: i.naturalWidth}));
+  const out = document.createElement("pre");
+  out.id = "browser-check";
+  out.textContent = JSON.stringify({audios, images, problems});
+  document.body.appendChild(out);
+});
+</script>"""
+
+
+class Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.audio: list[str] = []
+        self.images: list[str] = []
+        self.scripts = 0
+
+    def handle_starttag(self, tag, attrs) -> None:
+        attrs = dict(attrs)
+        if tag == "audio":
+            self.audio.append(attrs["src"])
+        elif tag == "img":
+            self.images.append(attrs["src"])
+        elif tag in ("script", "link"):
+            self.scripts += 1
+
+
+def _page(evaluated) -> Path:
+    return evaluated[1] / "plots" / "listening.html"
+
+
+def test_heard_words_mark_what_the_judge_got_wrong():
+    marked = heard_html("bin blue at f two now", "bin red at two now please")
+    assert marked.startswith("bin ") and '<span class="wrong" title="said: blue">red</span>' in marked
+    assert '<span class="missing" title="not heard">f</span>' in marked
+    assert '<span class="extra" title="not said">please</span>' in marked
+    assert "nothing recognised" in heard_html("bin blue at f two now", "")
+    assert "not judged" in heard_html("hello there", None)
+
+
+def test_the_page_links_only_relative_files_that_exist(evaluated):
+    page = _page(evaluated)
+    text = page.read_text()
+    links = Links()
+    links.feed(text)
+    assert links.scripts == 0 and "http://" not in text and "https://" not in text  # no CDN, no script
+    assert len(links.audio) == 2 * len(CONDITION_ORDER) and len(links.images) == 2
+    for src in links.audio + links.images:
+        assert not src.startswith("/") and (page.parent / src).is_file(), src
+    summary = evaluated[0]
+    assert f"{summary['wer']:.3f}" in text and f"{summary['mcd_db']:.2f}" in text and "code" in text
+    assert re.search(r'<meta name="viewport" content="width=device-width', text)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (Debian: apt-get install chromium; "
+                                             "`make test` installs it when run as root)")
+def test_chromium_plays_every_sample_and_shows_every_picture(evaluated, tmp_path: Path):
+    page = _page(evaluated)
+    check = page.with_name("browser_check.html")
+    check.write_text(page.read_text().replace("<head>", "<head>\n" + CHECK, 1))
+    profile = tmp_path / "profile"
+    done = subprocess.run([CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--virtual-time-budget=20000",
+                           "--dump-dom", check.as_uri()], capture_output=True, text=True, timeout=180)
+    found = re.search(r'<pre id="browser-check">(.*?)</pre>', done.stdout, re.S)
+    assert found, done.stdout[-2000:] + done.stderr[-2000:]
+    report = json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+    assert report["problems"] == []
+    assert len(report["audios"]) == 2 * len(CONDITION_ORDER)
+    for audio in report["audios"]:
+        assert audio["error"] is None and abs(audio["duration"] - audio["seconds"]) <= 0.05, audio
+    assert report["images"] and all(image["width"] > 0 for image in report["images"]), report["images"]
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    subprocess.run([CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--window-size=1200,2400",
+                    "--virtual-time-budget=10000", f"--screenshot={SCREENSHOT}", page.as_uri()],
+                   capture_output=True, timeout=180, check=True)
+    assert SCREENSHOT.stat().st_size > 50_000
