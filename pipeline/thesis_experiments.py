@@ -71,10 +71,9 @@ def _files(data: dict, kind: str) -> dict[str, dict]:
     return {path: (content or {}).get("data", {}) for path, content in (data.get(kind) or {}).items()}
 
 
-def existing_experiments(commits: int = 1) -> dict[str, dict]:
-    """{experiment name: {"params": params.yaml values, "metrics": {file: values}}} for the
-    experiments based on the last `commits` commits (the newest one wins for a repeated name)."""
-    shown = json.loads(_dvc("exp", "show", "--json", "-n", str(commits)) or "[]")
+def experiments_from_show(shown: list[dict]) -> dict[str, dict]:
+    """{experiment name: {"params": params.yaml values, "metrics": {file: values}}} from the
+    output of `dvc exp show --json` (the newest baseline wins for a name run on several)."""
     found: dict[str, dict] = {}
     for baseline in shown:
         if baseline.get("rev") == "workspace":
@@ -86,6 +85,11 @@ def existing_experiments(commits: int = 1) -> dict[str, dict]:
                     found[rev["name"]] = {"params": _files(data, "params").get("params.yaml", {}),
                                           "metrics": _files(data, "metrics")}
     return found
+
+
+def existing_experiments(commits: int = 1) -> dict[str, dict]:
+    """The experiments based on the last `commits` commits (see experiments_from_show)."""
+    return experiments_from_show(json.loads(_dvc("exp", "show", "--json", "-n", str(commits)) or "[]"))
 
 
 def run_missing(existing: dict[str, dict]) -> None:
