@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.landmarks
 	$(BIN)/python -m bench.dataset
 	$(BIN)/python -m bench.train
+	$(BIN)/python -m bench.speak
 
 clean-venv:
 	rm -rf $(VENV)

@@ -8,14 +8,15 @@ from pipeline.compute.parallel import ParallelParams
 from pipeline.corpora.sources import Checks, GridLayout, check, find_grid
 from pipeline.corpora.synthetic.generator import SyntheticParams, generate_corpus
 from pipeline.io.manifest import Utterance, write_manifest
+from pipeline.io.media import VideoParams
 from pipeline.io.splits import SplitParams
 
 SEQUENTIAL = ParallelParams(n_jobs=1)
 
 
-def manifest_of(root: Path) -> list[Utterance]:
-    """The checked utterances of a generated corpus at root."""
-    return [check(c, Checks()) for c in find_grid(root, GridLayout())]
+def manifest_of(root: Path, fps: float = VideoParams.fps) -> list[Utterance]:
+    """The checked utterances of a generated corpus at root, as read at `fps`."""
+    return [check(c, Checks(), fps).result for c in find_grid(root, GridLayout())]
 
 
 def preprocess(corpus: Path, out: Path, split: SplitParams | None = None, stages: tuple[str, ...] | None = None,

@@ -103,3 +103,34 @@ def evaluated(stores, fitted, tmp_path_factory) -> tuple[dict, Path]:
     """One evaluation of the fitted model: its summary and its output folder."""
     out = tmp_path_factory.mktemp("evaluated")
     return evaluate(stores, fitted, out), out
+
+
+def index_frames(count: int, height: int = 96, width: int = 128) -> np.ndarray:
+    """RGB frames that carry their own index in eight black/white strips (bit b in strip b), so
+    it survives lossy coding: `frame_index` reads it back."""
+    frames = np.zeros((count, height, width, 3), np.uint8)
+    strip = width // 8
+    for index in range(count):
+        for bit in range(8):
+            if index >> bit & 1:
+                frames[index, :, bit * strip:(bit + 1) * strip] = 255
+    return frames
+
+
+def frame_index(frame: np.ndarray) -> int:
+    """The index `index_frames` drew into a decoded frame (RGB or grayscale)."""
+    gray = frame if frame.ndim == 2 else frame.mean(axis=2)
+    strip = gray.shape[1] // 8
+    return sum(1 << bit for bit in range(8) if gray[:, bit * strip + 2:(bit + 1) * strip - 2].mean() > 128)
+
+
+def write_timed_video(path: Path, frames: np.ndarray, times: list[float], audio: np.ndarray | None = None,
+                      sample_rate: int | None = None) -> Path:
+    """An MP4 showing frame i from times[i] seconds (a variable frame rate when the steps differ,
+    1001/30000 s steps for NTSC's 29.97 fps), with AAC audio when given (int16 mono)."""
+    from fractions import Fraction
+
+    from pipeline.io.media import write_video
+
+    write_video(path, frames, Fraction(30000, 1001), audio, sample_rate, bit_rate=4_000_000, times=times)
+    return path

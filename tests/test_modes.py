@@ -26,7 +26,7 @@ from pipeline.learn.checkpoint import load_checkpoint
 from pipeline.learn.evaluation import CONDITIONS, METRICS, EvaluateParams, speaker_mean_mels
 from pipeline.learn.inference import Synthesiser
 from pipeline.learn.training import TrainParams
-from pipeline.speak import speak, speech_for
+from pipeline.speak import speak, speech_mel
 from pipeline.stages import evaluate
 from tests.conftest import SEQUENTIAL, TINY_MODEL, train_model
 
@@ -42,7 +42,8 @@ def _pipeline(corpus: Path, out: Path, split: SplitParams | None = None, model=T
     train_model(paths, out, model=model, train=train, normalize=normalize)
     summary = evaluate.run(FAST, parallel, model=out / "model.pt", features=paths["features"], mels=paths["mels"],
                            split=paths["split"], manifest=paths["manifest"], metrics=out / "evaluate.json",
-                           per_utterance=out / "per_utterance.json", plots=out / "plots", samples=out / "samples")
+                           per_utterance=out / "per_utterance.json", plots=out / "plots", samples=out / "samples",
+                           page=out / "listening.html")
     _, checkpoint = load_checkpoint(out / "model.pt")
     return {**paths, "model": out / "model.pt", "summary": summary, "checkpoint": checkpoint}
 
@@ -110,7 +111,7 @@ def test_postnet_and_speaker_embedding_and_speak_with_a_speaker(tiny_corpus, tmp
     assert result["checkpoint"]["params"]["model"]["postnet"] and result["checkpoint"]["config"]["model"]["speaker_embedding"]
     synthesiser = Synthesiser.load(result["model"], FAST.vocoder, "cpu")
     video = Path(read_manifest(result["manifest"])[0].video)
-    voices = {s: speech_for(video, synthesiser, LandmarksParams(), FAST, s).mel for s in ("s1", "s2")}
+    voices = {s: speech_mel(video, synthesiser, LandmarksParams(), FAST, s) for s in ("s1", "s2")}
     assert np.abs(voices["s1"] - voices["s2"]).mean() > 1e-4  # the speaker changes the voice
     seconds = speak(video, tmp_path / "s2.wav", result["model"], LandmarksParams(), FAST, speaker="s2")
     assert seconds == pytest.approx(3.0, abs=1e-3)

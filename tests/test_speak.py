@@ -17,7 +17,7 @@ from pipeline.io.store import StoreReader
 from pipeline.learn.dataset import LipSpeechDataset
 from pipeline.learn.evaluation import EvaluateParams, synthesise
 from pipeline.learn.inference import Synthesiser
-from pipeline.speak import speech_for
+from pipeline.speak import speech_mel
 from tests.conftest import REPO, frames_with_motion, manifest_of
 
 
@@ -73,6 +73,45 @@ def test_speak_predicts_what_evaluate_predicts(stores, fitted):
         sample = dataset[index]
         utterance = utterances[sample.id]
         evaluated = synthesise(synthesiser, sample, utterance, np.zeros(80, np.float32), params)
-        spoken = speech_for(Path(utterance.video), synthesiser, LandmarksParams(), params, utterance.speaker)
-        np.testing.assert_array_equal(spoken.mel, evaluated.predicted)
-        np.testing.assert_allclose(spoken.waveform, evaluated.waveforms["model"], atol=1e-6)
+        spoken = speech_mel(Path(utterance.video), synthesiser, LandmarksParams(), params, utterance.speaker)
+        np.testing.assert_array_equal(spoken, evaluated.predicted)
+
+
+def _clip(tmp_path: Path, name: str, source: Path, times_of, repeat: int = 1) -> tuple[Path, float]:
+    """A real GRID video's frames (repeated) re-timed by `times_of(count)`, with AAC audio."""
+    from pipeline.io.media import read_audio, read_video
+    from tests.conftest import write_timed_video
+
+    frames = np.concatenate([read_video(source)] * repeat)
+    times = times_of(len(frames))
+    step = times[-1] - times[-2]
+    samples, rate = read_audio("video track", source)
+    audio = np.tile(np.round(samples * 32767).astype(np.int16), repeat)
+    return write_timed_video(tmp_path / name, frames, times, audio, rate), times[-1] + step
+
+
+@pytest.mark.parametrize("name,times_of", [
+    ("ntsc.mp4", lambda count: [i * 1001 / 30000 for i in range(count)]),
+    ("vfr.mp4", lambda count: list(np.cumsum([0.0] + [0.03 if (i // 20) % 2 else 0.05 for i in range(count - 1)]))),
+], ids=["29.97 fps mp4 with aac", "variable frame rate"])
+def test_speak_takes_any_frame_rate_and_lasts_as_long_as_the_video(fitted, tmp_path: Path, name: str, times_of):
+    video, seconds = _clip(tmp_path, name, REPO / "tests" / "data" / "real_grid" / "bbaf2n.mpg", times_of)
+    out = tmp_path / "spoken.wav"
+    done = _speak(str(video), "-o", str(out), "--model", str(fitted["model"]))
+    assert done.returncode == 0, done.stderr[-2000:]
+    info = soundfile.info(out)
+    assert abs(info.frames / info.samplerate - seconds) <= 1 / 25  # within one frame at 25 fps
+
+
+def test_speak_streams_a_long_real_recording_window_by_window(fitted, tmp_path: Path):
+    """Twenty seconds of a real GRID speaker (six takes back to back) at 25 fps: eight overlapping
+    windows, one wav as long as the video, speech (not silence) throughout."""
+    video, seconds = _clip(tmp_path, "long.mp4", REPO / "tests" / "data" / "real_grid" / "swwp2s.mpg",
+                           lambda count: [i / 25 for i in range(count)], repeat=6)
+    out = tmp_path / "long.wav"
+    done = _speak(str(video), "-o", str(out), "--model", str(fitted["model"]))
+    assert done.returncode == 0, done.stderr[-2000:]
+    audio, rate = soundfile.read(out)
+    assert len(audio) == round(seconds * 25) * 3 * 294 and rate == 22050
+    levels = [np.sqrt(np.mean(audio[i:i + rate] ** 2)) for i in range(0, len(audio) - rate, rate)]
+    assert min(levels) > 1e-3, levels

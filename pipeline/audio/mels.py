@@ -36,14 +36,18 @@ class AudioParams:
         return cls(**{name: attrs[name] for name in cls.__dataclass_fields__})
 
     def hop_length(self, fps: float) -> int:
-        """Samples per mel frame; ParamsError (a ValueError) when the rates do not divide evenly."""
-        hop = self.sample_rate / (fps * self.mel_frames_per_video_frame)
-        if abs(hop - round(hop)) > 1e-6:
-            raise ParamsError(
-                f"audio.sample_rate {self.sample_rate} is not a multiple of fps {fps:g} x "
-                f"mel_frames_per_video_frame {self.mel_frames_per_video_frame}: the hop would be {hop:.3f} "
-                f"samples. Pick e.g. sample_rate {int(round(hop)) * int(round(fps * self.mel_frames_per_video_frame))}.")
-        return int(round(hop))
+        """Samples per mel frame at video rate `fps` (video.fps: every video is resampled to it);
+        ParamsError (a ValueError), with settings that would work, when the rates do not divide."""
+        k = self.mel_frames_per_video_frame
+        hop = self.sample_rate / (fps * k)
+        if abs(hop - round(hop)) <= 1e-6:
+            return int(round(hop))
+        if abs(fps * k - round(fps * k)) > 1e-6:
+            fix = f"set video.fps to a whole number of frames per second, e.g. 25 or 30 ({fps:g} is not)"
+        else:
+            fix = f"set audio.sample_rate to e.g. {max(1, round(hop)) * round(fps * k)}"
+        raise ParamsError(f"audio.sample_rate {self.sample_rate} is not a multiple of video.fps {fps:g} x "
+                          f"audio.mel_frames_per_video_frame {k}: the hop would be {hop:.3f} samples; {fix}")
 
 
 def resample(samples: np.ndarray, rate: int, target: int) -> np.ndarray:

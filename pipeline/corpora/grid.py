@@ -72,17 +72,31 @@ def format_align(words: list[Word]) -> str:
     )
 
 
+class AlignmentError(ValueError):
+    """A transcript or alignment file that cannot be read; the message says where and why."""
+
+
+def read_text(path: Path) -> str:
+    """A transcript file's text; AlignmentError when it is not UTF-8."""
+    try:
+        return Path(path).read_bytes().decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise AlignmentError(f"alignment is not UTF-8 text (byte {error.start})") from error
+
+
 def read_align(path: Path) -> list[Word]:
-    """Parse a GRID `.align` file; raises ValueError with the offending line when malformed."""
+    """Parse a GRID `.align` file; AlignmentError naming the line and the problem when malformed."""
     words = []
-    for number, line in enumerate(Path(path).read_text().splitlines(), start=1):
+    for number, line in enumerate(read_text(path).splitlines(), start=1):
         if not line.strip():
             continue
         parts = line.split()
         if len(parts) != 3:
-            raise ValueError(f"{path}:{number}: expected 'start end word', got {line!r}")
+            raise AlignmentError(f"alignment line {number}: expected 'start end word', got {line.strip()!r}")
+        if not (parts[0].isdigit() and parts[1].isdigit()):
+            raise AlignmentError(f"alignment line {number}: start and end must be whole numbers, got {line.strip()!r}")
         start, end = int(parts[0]), int(parts[1])
         if end < start:
-            raise ValueError(f"{path}:{number}: end {end} before start {start}")
+            raise AlignmentError(f"alignment line {number}: end {end} before start {start}")
         words.append(Word(parts[2], start / UNITS_PER_SECOND, end / UNITS_PER_SECOND))
     return words

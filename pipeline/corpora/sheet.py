@@ -25,7 +25,7 @@ def corpus_sheet(utterances: list[Utterance], path: Path, columns: int = 7, scal
     rows = []
     for utterance in first_per_speaker(utterances):
         try:
-            frames = read_video(Path(utterance.video))
+            frames = read_video(Path(utterance.video), fps=utterance.fps)
         except MediaError:
             continue
         tiles = []

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 from pipeline.corpora import grid
+from pipeline.corpora.grid import AlignmentError
 from pipeline.errors import ParamsError, StageError, one_line
 from pipeline.io.manifest import Reject, Utterance, Word
 from pipeline.io.media import VIDEO_TRACK, MediaError, probe_video, read_audio, rms_db
@@ -158,10 +159,11 @@ def _reason_kind(reason: str) -> str:
     return re.sub(r"-?\d+(\.\d+)?", "N", reason.split(":")[0])
 
 
-def corpus_summary(utterances: list[Utterance], rejects: list[Reject]) -> dict:
-    """The corpus metrics: counts, reject share, hours, rejects by kind of reason."""
+def corpus_summary(utterances: list[Utterance], rejects: list[Reject], warnings: list[str]) -> dict:
+    """The corpus metrics: counts, reject share, hours, rejects by kind of reason, warnings."""
     total = len(utterances) + len(rejects)
     return {
+        "warnings": len(warnings),
         "utterances": len(utterances),
         "speakers": len({u.speaker for u in utterances}),
         "rejected": len(rejects),
@@ -172,13 +174,13 @@ def corpus_summary(utterances: list[Utterance], rejects: list[Reject]) -> dict:
 
 
 def read_words(candidate: Candidate) -> list[Word]:
-    """The candidate's words (silences dropped); raises ValueError for a malformed transcript."""
+    """The candidate's words (silences dropped); AlignmentError for a malformed transcript."""
     if candidate.align is None:
         return []
     if candidate.align_format == "grid":
         return [w for w in grid.read_align(Path(candidate.align)) if w.word not in grid.PAUSES]
     if candidate.align_format == "transcript":
-        return [Word(w) for w in Path(candidate.align).read_text().split()]
+        return [Word(w) for w in grid.read_text(Path(candidate.align)).split()]
     if candidate.align_format == "lombard":
         return _lombard_words(Path(candidate.align), candidate.extra["grid_id"])
     raise ValueError(f"unknown alignment format {candidate.align_format!r}")
@@ -188,9 +190,9 @@ def _lombard_words(path: Path, grid_id: str) -> list[Word]:
     """Word times from Lombard GRID's phone-level JSON ({name: [{phone, offset, duration}, ...]},
     phones tagged _B/_I/_E/_S for their place in the word); word labels from the GRID id."""
     try:
-        payload = json.loads(path.read_text())
+        payload = json.loads(grid.read_text(path))
     except json.JSONDecodeError as error:
-        raise ValueError(f"alignment is not JSON: {error}") from error
+        raise AlignmentError(f"alignment is not JSON: {error}") from error
     phones = next(iter(payload.values())) if isinstance(payload, dict) else payload
     spans: list[list[float]] = []
     for phone in phones:
@@ -198,7 +200,7 @@ def _lombard_words(path: Path, grid_id: str) -> list[Word]:
             label, start = str(phone["phone"]), float(phone["offset"])
             end = start + float(phone["duration"])
         except (KeyError, TypeError, ValueError) as error:
-            raise ValueError(f"alignment entry {phone!r} lacks phone/offset/duration") from error
+            raise AlignmentError(f"alignment entry {phone!r} lacks phone/offset/duration") from error
         if label.lower().startswith(("sil", "sp")):
             continue
         if label.endswith(("_B", "_S")) or not spans:
@@ -207,20 +209,32 @@ def _lombard_words(path: Path, grid_id: str) -> list[Word]:
             spans[-1][1] = end
     sentence = grid.sentence_from_id(grid_id)
     if sentence is None or len(sentence) != len(spans):
-        raise ValueError(f"alignment has {len(spans)} words, GRID id {grid_id!r} has "
+        raise AlignmentError(f"alignment has {len(spans)} words, GRID id {grid_id!r} has "
                          f"{len(sentence) if sentence else 'no valid'} words")
     return [Word(word, round(start, 4), round(end, 4)) for word, (start, end) in zip(sentence, spans)]
 
 
-def check(candidate: Candidate, checks: Checks) -> Utterance | Reject:
-    """Decode the video and audio and apply the checks; never raises for bad input."""
+@dataclass(frozen=True)
+class Checked:
+    """What checking a candidate gives: an utterance for the manifest or a reject, and a warning
+    about something kept despite it (an unreadable alignment: the words are left out)."""
+
+    result: Utterance | Reject
+    warning: str | None = None
+
+
+def check(candidate: Candidate, checks: Checks, fps: float) -> Checked:
+    """Decode the video and audio and apply the checks; never raises for bad input. The utterance
+    records the video resampled to `fps` (what the stages read) next to its own rate. A bad
+    alignment never rejects good audio and video: the utterance is kept without words."""
     at_fault = candidate.video
     try:
         info = probe_video(Path(candidate.video))
         if not checks.min_fps <= info.fps <= checks.max_fps:
             raise MediaError(f"implausible frame rate {info.fps:g} fps")
-        if info.frames < checks.min_frames:
-            raise MediaError(f"only {info.frames} frames (min_frames {checks.min_frames})")
+        frames = info.frames_at(fps)
+        if frames < checks.min_frames:
+            raise MediaError(f"only {frames} frames at {fps:g} fps (min_frames {checks.min_frames})")
         at_fault = candidate.audio or candidate.video
         audio_path = candidate.audio or VIDEO_TRACK
         samples, rate = read_audio(audio_path, Path(candidate.video))
@@ -228,14 +242,17 @@ def check(candidate: Candidate, checks: Checks) -> Utterance | Reject:
         if level < checks.min_rms_db:
             raise MediaError(f"silent audio ({level:.0f} dBFS RMS < {checks.min_rms_db:g})")
         audio_s = len(samples) / rate
-        if abs(audio_s - info.duration) > checks.max_av_mismatch_s:
-            raise MediaError(f"audio lasts {audio_s:.2f} s but video {info.duration:.2f} s")
-        at_fault = candidate.align or candidate.video
-        words = read_words(candidate)
+        if abs(audio_s - info.span) > checks.max_av_mismatch_s:
+            raise MediaError(f"audio lasts {audio_s:.2f} s but video {info.span:.2f} s")
     except (MediaError, ValueError, OSError) as error:
-        return Reject(at_fault, one_line(error))
-    return Utterance(
+        return Checked(Reject(at_fault, one_line(error)))
+    warning = None
+    try:
+        words = read_words(candidate)
+    except (AlignmentError, OSError) as error:
+        words, warning = [], f"{candidate.align}: {one_line(error)}; kept without words"
+    return Checked(Utterance(
         id=candidate.id, speaker=candidate.speaker, video=candidate.video, audio=audio_path,
-        frames=info.frames, fps=info.fps, width=info.width, height=info.height,
-        duration=round(info.duration, 6), sample_rate=rate, words=words,
-    )
+        frames=frames, fps=float(fps), width=info.width, height=info.height, duration=info.span,
+        sample_rate=rate, words=words, source_frames=info.frames, source_fps=round(info.fps, 6),
+    ), warning)

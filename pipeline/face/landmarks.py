@@ -83,7 +83,7 @@ def landmarks_of(frames: np.ndarray, params: LandmarksParams) -> Track | str:
 def process(utterance: Utterance, params: LandmarksParams) -> Landmarks | Reject:
     """Track one utterance; a Reject with the reason when its face is not found often enough."""
     try:
-        frames = read_video(Path(utterance.video), grayscale=True)
+        frames = read_video(Path(utterance.video), grayscale=True, fps=utterance.fps)
     except MediaError as error:
         return Reject(utterance.video, str(error))
     result = landmarks_of(frames, params)

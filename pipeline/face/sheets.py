@@ -22,7 +22,7 @@ def landmarks_sheet(items: list[tuple[Utterance, np.ndarray, np.ndarray]], path:
     rows = []
     for utterance in first_per_speaker([u for u, _, _ in items]):
         _, points, status = by_id[utterance.id]
-        frames = read_video(Path(utterance.video))
+        frames = read_video(Path(utterance.video), fps=utterance.fps)
         tiles = []
         for t in np.linspace(0, len(frames) - 1, columns).astype(int):
             frame = frames[t].copy()

@@ -24,7 +24,9 @@ class Word:
 class Utterance:
     """One usable utterance: where its video and audio are and what decoding them found.
 
-    `audio` is a file path or "video track" (the video's own audio stream)."""
+    `audio` is a file path or "video track" (the video's own audio stream). `frames` and `fps`
+    are the video as the stages read it, resampled to `video.fps`; `source_frames` and
+    `source_fps` (the average rate) are the file's own; `duration` is the seconds both span."""
 
     id: str
     speaker: str
@@ -37,6 +39,8 @@ class Utterance:
     duration: float
     sample_rate: int
     words: list[Word] = field(default_factory=list)
+    source_frames: int | None = None
+    source_fps: float | None = None
 
     @classmethod
     def from_dict(cls, row: dict) -> Utterance:

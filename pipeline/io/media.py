@@ -2,7 +2,10 @@
 writes videos (`.mpg` as GRID: MPEG-1 video + MPEG layer II audio), soundfile reads/writes wav."""
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import cv2
@@ -18,17 +21,35 @@ class MediaError(PipelineError):
 
 
 @dataclass(frozen=True)
+class VideoParams:
+    """`video` in params.yaml: the frame rate every video is resampled to (GRID's: 25)."""
+
+    fps: float = 25.0
+
+
+@dataclass(frozen=True)
 class VideoInfo:
-    """What decoding a video found: decoded frame count, frame rate, frame size, duration (s)."""
+    """What decoding a video found: decoded frame count, frame size, and the span its frames'
+    presentation timestamps cover (first frame's start to last frame's end, seconds)."""
 
     frames: int
-    fps: float
     width: int
     height: int
+    span: float
 
     @property
-    def duration(self) -> float:
-        return self.frames / self.fps if self.fps > 0 else 0.0
+    def fps(self) -> float:
+        """The average frame rate (a variable-frame-rate file has no other)."""
+        return self.frames / self.span if self.span > 0 else 0.0
+
+    def frames_at(self, fps: float) -> int:
+        """How many frames the video has once resampled to `fps` (what `iter_video` yields)."""
+        return max(1, round(self.span * fps))
+
+
+def _span(first: float, last: float, step: float) -> float:
+    """Seconds from the first frame's start to the last frame's end (microsecond precision)."""
+    return round(last - first + step, 6)
 
 
 def _open(path: Path) -> cv2.VideoCapture:
@@ -43,42 +64,99 @@ def _open(path: Path) -> cv2.VideoCapture:
     return capture
 
 
+class _Clock:
+    """Presentation times (s) of the frames a capture decodes, kept increasing: a frame without a
+    usable timestamp (decoders report 0 for some flushed last frames) follows the one before it by
+    the last step seen (at first, the container's nominal rate)."""
+
+    def __init__(self, capture: cv2.VideoCapture) -> None:
+        self.capture = capture
+        nominal = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
+        self.step = 1.0 / nominal if nominal > 0 else 0.04
+        self.last: float | None = None
+
+    def tick(self) -> float:
+        """The time of the frame just grabbed."""
+        moment = self.capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+        if self.last is not None:
+            if moment > self.last:
+                self.step = moment - self.last
+            else:
+                moment = self.last + self.step
+        self.last = moment
+        return moment
+
+
 def probe_video(path: Path) -> VideoInfo:
-    """Decode every frame (container frame counts are unreliable) and report what was found."""
+    """Decode every frame (container frame counts and rates are unreliable) and report what was
+    found, timing included."""
     capture = _open(path)
+    clock = _Clock(capture)
+    first = None
+    frames = width = height = 0
     try:
-        fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
-        frames, width, height = 0, 0, 0
         while capture.grab():
             if frames == 0:
                 ok, frame = capture.retrieve()
                 if not ok:
                     break
                 height, width = frame.shape[:2]
+            moment = clock.tick()
+            first = moment if first is None else first
             frames += 1
     finally:
         capture.release()
     if frames == 0:
         raise MediaError("video has no decodable frames")
-    return VideoInfo(frames, fps, width, height)
+    return VideoInfo(frames, width, height, _span(first, clock.last, clock.step))
 
 
-def read_video(path: Path, grayscale: bool = False) -> np.ndarray:
-    """All frames as uint8, (T, H, W, 3) RGB or (T, H, W) grayscale."""
+def iter_video(path: Path, grayscale: bool = False, fps: float | None = None) -> Iterator[np.ndarray]:
+    """Frames one at a time as uint8, (H, W, 3) RGB or (H, W) grayscale. With `fps`, resampled by
+    presentation time to that constant rate: output frame i (at i / fps after the first frame)
+    is the decoded frame whose timestamp is nearest, so any container rate, and a variable frame
+    rate, gives round(span * fps) frames in step with the audio; a video already at `fps` comes
+    out unchanged."""
     capture = _open(path)
-    frames = []
-    try:
+    clock = _Clock(capture)
+    code = cv2.COLOR_BGR2GRAY if grayscale else cv2.COLOR_BGR2RGB
+
+    def decoded() -> Iterator[tuple[float, np.ndarray]]:
         while True:
             ok, frame = capture.read()
             if not ok:
-                break
-            code = cv2.COLOR_BGR2GRAY if grayscale else cv2.COLOR_BGR2RGB
-            frames.append(cv2.cvtColor(frame, code))
+                return
+            yield clock.tick(), cv2.cvtColor(frame, code)
+
+    try:
+        frames = decoded()
+        current = next(frames, None)
+        if current is None:
+            raise MediaError("video has no decodable frames")
+        if fps is None:
+            yield current[1]
+            for _, frame in frames:
+                yield frame
+            return
+        start, upcoming, index, total = current[0], next(frames, None), 0, None
+        while total is None or index < total:
+            moment = start + index / fps
+            while upcoming is not None and abs(upcoming[0] - moment) < abs(current[0] - moment):
+                current, upcoming = upcoming, next(frames, None)
+            if upcoming is None and total is None:
+                total = max(1, round(_span(start, current[0], clock.step) * fps))
+                if index >= total:
+                    break
+            yield current[1]
+            index += 1
     finally:
         capture.release()
-    if not frames:
-        raise MediaError("video has no decodable frames")
-    return np.stack(frames)
+
+
+def read_video(path: Path, grayscale: bool = False, fps: float | None = None) -> np.ndarray:
+    """All frames as uint8, (T, H, W, 3) RGB or (T, H, W) grayscale; resampled to `fps` when
+    given (see `iter_video`)."""
+    return np.stack(list(iter_video(path, grayscale, fps)))
 
 
 def read_audio(path: Path | str, video: Path | None = None) -> tuple[np.ndarray, int]:
@@ -143,33 +221,43 @@ _CONTAINERS = {
 }
 
 
-def write_video(path: Path, frames: np.ndarray, fps: int, audio: np.ndarray | None = None,
-                sample_rate: int | None = None, bit_rate: int = 1_000_000) -> None:
-    """Encode RGB frames (T, H, W, 3) and, when given, int16 mono audio into one file whose
-    suffix picks the format (.mpg: MPEG-1 video + MPEG layer II audio, like GRID). Bit-exact mode
-    keeps the bytes reproducible."""
+def write_video(path: Path, frames: Iterable[np.ndarray], fps: float | Fraction, audio: np.ndarray | None = None,
+                sample_rate: int | None = None, bit_rate: int = 1_000_000, times: Sequence[float] | None = None) -> None:
+    """Encode RGB frames (H, W, 3 each; any iterable, so long videos need not fit in memory) and,
+    when given, int16 mono audio into one file whose suffix picks the format (.mpg: MPEG-1 video +
+    MPEG layer II audio, like GRID; .mp4: MPEG-4 video + AAC). `fps` is the nominal rate (a
+    Fraction for NTSC's 30000/1001); `times` (seconds, one per frame) shows frame i from times[i]
+    instead, e.g. a variable frame rate. Bit-exact mode keeps the bytes reproducible."""
     import av
 
     suffix = Path(path).suffix.lower()
     if suffix not in _CONTAINERS:
         raise ValueError(f"cannot write {suffix!r} videos; use one of {', '.join(_CONTAINERS)}")
     container_format, video_codec, audio_codec = _CONTAINERS[suffix]
+    frames = iter(frames)
+    first = next(frames)
+    tick = Fraction(1, 30000)  # explicit timestamps: NTSC frames (1001 ticks) and milliseconds are whole
     with av.open(str(path), "w", format=container_format) as container:
         container.metadata.clear()
         video = container.add_stream(video_codec, rate=fps)
-        video.width, video.height = frames.shape[2], frames.shape[1]
+        video.width, video.height = first.shape[1], first.shape[0]
         video.pix_fmt = "yuv420p"
         video.bit_rate = bit_rate
         video.codec_context.options = {"flags": "+bitexact"}
+        if times is not None:
+            video.codec_context.time_base = tick
         sound = None
         if audio is not None:
             sound = container.add_stream(audio_codec, rate=sample_rate)
             sound.layout = "mono"
             sound.bit_rate = 64_000
-        for frame in frames:
+        for index, frame in enumerate(itertools.chain([first], frames)):
             # OpenCV's RGB -> I420 is faster than letting the encoder convert each frame.
             planar = cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2YUV_I420)
-            for packet in video.encode(av.VideoFrame.from_ndarray(planar, format="yuv420p")):
+            picture = av.VideoFrame.from_ndarray(planar, format="yuv420p")
+            if times is not None:
+                picture.pts, picture.time_base = round(times[index] / tick), tick
+            for packet in video.encode(picture):
                 container.mux(packet)
         for packet in video.encode():
             container.mux(packet)

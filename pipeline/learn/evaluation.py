@@ -28,11 +28,12 @@ from pipeline.audio.mels import LOG_FLOOR, fit_audio
 from pipeline.audio.metrics import all_metrics
 from pipeline.audio.vocoder import VocoderParams
 from pipeline.corpora import grid
+from pipeline.errors import ParamsError
 from pipeline.io.manifest import Utterance
 from pipeline.io.media import read_audio, write_wav
 from pipeline.io.store import StoreReader
 from pipeline.learn.dataset import Sample
-from pipeline.learn.inference import Synthesiser
+from pipeline.learn.inference import Synthesiser, windowed
 
 CONDITIONS = ("model", "oracle", "mean")
 METRICS = ("mcd_db", "mse", "stoi", "estoi", "pesq", "wer")
@@ -50,6 +51,13 @@ class EvaluateParams:
     sigma: float | None = 0.5  # flow decoder: sampling scale (null: the training sigma, model.sigma)
     seed: int = 0  # flow decoder: sampling noise
     device: str = "auto"  # auto | cpu | cuda (model and Griffin-Lim)
+    window: int = 75  # longer recordings (speak, evaluate) go through in windows of this many frames
+    overlap: int = 15  # ... overlapping by this many, crossfaded
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.overlap < self.window:
+            raise ParamsError(f"evaluate.overlap {self.overlap} must be at least 0 and smaller than "
+                              f"evaluate.window {self.window}")
 
 
 @dataclass
@@ -99,7 +107,15 @@ def synthesise(synthesiser: Synthesiser, sample: Sample, utterance: Utterance, s
     """The model's, the oracle's and the speaker mean's speech for one test utterance."""
     normalizer, audio = synthesiser.normalizer, synthesiser.audio
     target = normalizer.mel_to_raw(sample.mel.numpy())
-    predicted = synthesiser.predict(sample.video, utterance.speaker, params.sigma, params.seed)
+    frames = sample.video.shape[1]
+    long = frames > params.window  # a long recording goes the way `speak` takes it: in windows
+    if long:
+        windows = (sample.video[:, span[0]:span[-1] + 1] for span in windowed(range(frames), params.window,
+                                                                            params.overlap))
+        predicted = np.concatenate(list(synthesiser.predict_windows(windows, params.overlap, utterance.speaker,
+                                                                    params.sigma, params.seed)), axis=1)
+    else:
+        predicted = synthesiser.predict(sample.video, utterance.speaker, params.sigma, params.seed)
     nonfinite = not np.isfinite(predicted).all()
     if nonfinite:
         log.warning("%s: the model predicted %d non-finite mel values; scored as silence", sample.id,
@@ -107,7 +123,10 @@ def synthesise(synthesiser: Synthesiser, sample: Sample, utterance: Utterance, s
         predicted = np.full_like(target, np.log(LOG_FLOOR))
     mean = np.repeat(speaker_mean[:, None], target.shape[1], axis=1)
     mels = {"model": predicted, "oracle": target, "mean": mean}
-    waveforms = dict(zip(CONDITIONS, synthesiser.vocode(np.stack([mels[c] for c in CONDITIONS]), utterance.fps)))
+    if long:
+        waveforms = {c: np.concatenate(list(synthesiser.vocode_stream([mels[c]], utterance.fps))) for c in CONDITIONS}
+    else:
+        waveforms = dict(zip(CONDITIONS, synthesiser.vocode(np.stack([mels[c] for c in CONDITIONS]), utterance.fps)))
     samples, rate = read_audio(utterance.audio, Path(utterance.video))
     reference = fit_audio(samples, rate, utterance.frames, utterance.fps, audio)
     normalised_target = sample.mel.numpy()

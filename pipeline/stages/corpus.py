@@ -2,8 +2,10 @@
 
 `corpus.source: synthetic` generates the embedded GRID-format corpus into `out`; `grid`,
 `lombardgrid` and `folder` index an existing tree at `corpus.root` (`out` is then left empty).
-Unusable utterances go to the rejects file with a one-line reason; the stage fails only when the
-rejected fraction exceeds `corpus.max_reject_fraction` or nothing is left.
+The manifest records every video as the stages will read it, resampled to `video.fps`, next to
+its own frame rate. Unusable utterances go to the rejects file with a one-line reason; one with
+an unreadable alignment is kept without words and counted as a warning. The stage fails only
+when the rejected fraction exceeds `corpus.max_reject_fraction` or nothing is left.
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ from pipeline.corpora.synthetic.generator import SyntheticParams, generate_corpu
 from pipeline.errors import StageError
 from pipeline.io.files import remove, write_json
 from pipeline.io.manifest import Utterance, write_manifest, write_rejects
+from pipeline.io.media import VideoParams
 from pipeline.stages import Stage
 
 log = logging.getLogger(__name__)
@@ -47,8 +50,8 @@ class CorpusParams:
     checks: Checks = field(default_factory=Checks)
 
 
-def run(corpus: CorpusParams, parallel: ParallelParams, out: Path, manifest: Path, rejects: Path, metrics: Path,
-        sheet: Path | None = None) -> dict:
+def run(corpus: CorpusParams, video: VideoParams, parallel: ParallelParams, out: Path, manifest: Path, rejects: Path,
+        metrics: Path, sheet: Path | None = None) -> dict:
     """The whole stage; returns its metrics. Raises StageError when the result is unusable."""
     if corpus.source == "synthetic":
         count = generate_corpus(out, corpus.synthetic, parallel)
@@ -61,18 +64,21 @@ def run(corpus: CorpusParams, parallel: ParallelParams, out: Path, manifest: Pat
         root = Path(corpus.root)
     candidates, rejected = find_candidates(corpus.source, root, corpus.grid, corpus.lombardgrid, corpus.folder)
     log.info("checking %d utterances found under %s", len(candidates), root)
-    utterances = []
-    for result in parallel_map(functools.partial(check, checks=corpus.checks), candidates, parallel,
-                               desc="corpus: check"):
-        (utterances if isinstance(result, Utterance) else rejected).append(result)
-    summary = corpus_summary(utterances, rejected)
+    utterances, warnings = [], []
+    for checked in parallel_map(functools.partial(check, checks=corpus.checks, fps=video.fps), candidates, parallel,
+                                desc="corpus: check"):
+        (utterances if isinstance(checked.result, Utterance) else rejected).append(checked.result)
+        if checked.warning:
+            log.warning("%s", checked.warning)
+            warnings.append(checked.warning)
+    summary = corpus_summary(utterances, rejected, warnings)
     write_manifest(manifest, utterances)
     write_rejects(rejects, rejected)
     write_json(metrics, summary)
     if sheet is not None:
         corpus_sheet(utterances, sheet)
-    log.info("%d usable utterances of %d speakers, %d rejected (see %s)",
-             summary["utterances"], summary["speakers"], summary["rejected"], rejects)
+    log.info("%d usable utterances of %d speakers, %d rejected (see %s), %d kept with a warning",
+             summary["utterances"], summary["speakers"], summary["rejected"], rejects, summary["warnings"])
     if not utterances:
         raise StageError(f"no usable utterance under {root} (source {corpus.source}); reasons in {rejects}")
     if summary["reject_fraction"] > corpus.max_reject_fraction:
@@ -83,7 +89,7 @@ def run(corpus: CorpusParams, parallel: ParallelParams, out: Path, manifest: Pat
 
 STAGE = Stage(
     run,
-    params={"corpus": CorpusParams},
+    params={"corpus": CorpusParams, "video": VideoParams},
     runtime={"parallel": ParallelParams},
     outputs={"out": "data/corpus", "manifest": "data/manifest.jsonl", "rejects": "data/rejects.tsv",
              "metrics": "metrics/corpus.json", "sheet": "plots/corpus.png"},

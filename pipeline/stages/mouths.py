@@ -25,7 +25,7 @@ SHEET_ROWS = 6  # one row per speaker, at most this many
 
 def crop_utterance(utterance: Utterance, landmarks: StoreReader, params: CropParams) -> tuple[str, np.ndarray]:
     """Decode the utterance and cut its mouth out of every frame."""
-    frames = read_video(Path(utterance.video), grayscale=params.grayscale)
+    frames = read_video(Path(utterance.video), grayscale=params.grayscale, fps=utterance.fps)
     points = landmarks.read(utterance.id, ["points"])["points"]
     if len(points) != len(frames):
         raise StageError(f"{utterance.id}: {len(frames)} frames but {len(points)} landmark frames; "

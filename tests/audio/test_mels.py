@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from pipeline.audio.mels import AudioParams, log_mel
+from pipeline.errors import ParamsError
 
 
 @pytest.mark.parametrize("rate", [16000, 22050, 44100])
@@ -18,7 +19,12 @@ def test_mel_frames_are_exactly_k_per_video_frame(rate, frames, audio_seconds_ex
     assert mel.shape == (4 * frames, 40) and mel.dtype == np.float32 and np.isfinite(mel).all()
 
 
-def test_a_hop_that_is_not_whole_samples_is_refused_with_a_suggestion():
-    with pytest.raises(ValueError, match=r"not a multiple of fps 25 .* Pick e.g. sample_rate"):
+def test_a_hop_that_is_not_whole_samples_is_refused_with_a_suggestion_that_works():
+    with pytest.raises(ParamsError, match=r"16001 is not a multiple of video.fps 25 .* set audio.sample_rate to e.g. "
+                                          r"15975$"):
         AudioParams(sample_rate=16001).hop_length(25)
+    assert AudioParams(sample_rate=15975).hop_length(25) == 213  # the suggestion works
+    with pytest.raises(ParamsError, match=r"set video.fps to a whole number of frames per second, e.g. 25 or 30"):
+        AudioParams().hop_length(29.97)
     assert AudioParams(sample_rate=22050, mel_frames_per_video_frame=3).hop_length(25) == 294
+    assert AudioParams().hop_length(30) == 245

@@ -36,8 +36,14 @@ def test_align_round_trip_uses_1000_units_per_frame(tmp_path: Path):
     assert grid.read_align(path) == words
 
 
-def test_malformed_align_names_the_line(tmp_path: Path):
+def test_malformed_align_names_the_line_and_the_problem(tmp_path: Path):
     path = tmp_path / "bad.align"
     path.write_text("0 100 sil\n100 bin\n")
-    with pytest.raises(ValueError, match=r"bad.align:2"):
+    with pytest.raises(grid.AlignmentError, match=r"^alignment line 2: expected 'start end word', got '100 bin'$"):
+        grid.read_align(path)
+    path.write_text("0 100 sil\n100 1.5e3 bin\n")
+    with pytest.raises(grid.AlignmentError, match=r"^alignment line 2: start and end must be whole numbers"):
+        grid.read_align(path)
+    path.write_bytes(b"0 12250 sil\n12250 \xff\xfe bin\n")
+    with pytest.raises(grid.AlignmentError, match=r"^alignment is not UTF-8 text"):
         grid.read_align(path)

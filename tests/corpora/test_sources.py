@@ -11,7 +11,7 @@ from pipeline.corpora import grid
 from pipeline.corpora.sources import Checks, GridLayout
 from pipeline.errors import ParamsError, StageError
 from pipeline.io.manifest import Word, read_manifest, read_rejects
-from pipeline.io.media import VIDEO_TRACK, write_video, write_wav
+from pipeline.io.media import VIDEO_TRACK, VideoParams, write_video, write_wav
 from pipeline.io.params import section
 from pipeline.stages.corpus import CorpusParams, run
 from tests.conftest import SEQUENTIAL, frames_with_motion, tone
@@ -35,7 +35,7 @@ def _wav(path: Path, samples: np.ndarray) -> Path:
 def _run(tmp_path: Path, **corpus) -> tuple[list, dict[str, str], dict]:
     params = CorpusParams(**corpus)
     out = tmp_path / "out"
-    metrics = run(params, SEQUENTIAL, out / "corpus", out / "manifest.jsonl", out / "rejects.tsv",
+    metrics = run(params, VideoParams(), SEQUENTIAL, out / "corpus", out / "manifest.jsonl", out / "rejects.tsv",
                   out / "metrics.json")
     rejects = {Path(r.path).name: r.reason for r in read_rejects(out / "rejects.tsv")}
     return read_manifest(out / "manifest.jsonl"), rejects, metrics
@@ -145,16 +145,17 @@ def test_lombard_tree_indexes_front_view_with_json_alignments(tmp_path: Path):
     _lombard_alignment(root / "alignment/s3_l_sgbizp.json", "s3_l_sgbizp", 4)  # wrong word count
     _video(root / "front/holiday.mov", audio=True)
     _video(root / "side/s2_l_bbaf2n.mov", audio=True)  # other view: ignored
-    manifest, rejects, _ = _run(tmp_path, source="lombardgrid", root=str(root), max_reject_fraction=0.9)
+    manifest, rejects, metrics = _run(tmp_path, source="lombardgrid", root=str(root), max_reject_fraction=0.9)
     by_id = {u.id: u for u in manifest}
-    assert sorted(by_id) == ["s2_l_bbaf2n", "s2_p_lrip9a"]
+    assert sorted(by_id) == ["s2_l_bbaf2n", "s2_p_lrip9a", "s3_l_sgbizp"]
     lombard = by_id["s2_l_bbaf2n"]
     assert lombard.speaker == "s2" and lombard.audio.endswith("audio/s2_l_bbaf2n.wav")
     assert [w.word for w in lombard.words] == ["bin", "blue", "at", "f", "two", "now"]
     assert lombard.words[1].start == pytest.approx(0.35) and lombard.words[1].end == pytest.approx(0.5)
     assert by_id["s2_p_lrip9a"].audio == VIDEO_TRACK
-    assert rejects["s3_l_sgbizp.json"].startswith("alignment has 4 words")
-    assert "Lombard GRID naming" in rejects["holiday.mov"]
+    # A bad alignment never rejects good audio and video: kept without words, with a warning.
+    assert by_id["s3_l_sgbizp"].words == [] and metrics["warnings"] == 1
+    assert list(rejects) == ["holiday.mov"] and "Lombard GRID naming" in rejects["holiday.mov"]
 
 
 def test_folder_of_own_recordings(tmp_path: Path):
@@ -181,4 +182,62 @@ def test_checks_are_params(tmp_path: Path):
     _video(root / "video/s1/bbaf2n.mpg", seconds=1.2, audio=True)
     with pytest.raises(StageError):
         _run(tmp_path / "b", source="grid", root=str(root), checks=Checks(min_frames=40))
-    assert read_rejects(tmp_path / "b/out/rejects.tsv")[0].reason == "only 30 frames (min_frames 40)"
+    assert read_rejects(tmp_path / "b/out/rejects.tsv")[0].reason == "only 30 frames at 25 fps (min_frames 40)"
+
+
+def test_phone_style_and_variable_frame_rate_videos_are_indexed_at_the_pipelines_rate(tmp_path: Path):
+    """A folder of an NTSC 29.97 fps MP4 with AAC audio and a variable-frame-rate one: both enter
+    the manifest resampled to video.fps (25), next to their own rates."""
+    from tests.conftest import index_frames, write_timed_video
+
+    root = tmp_path / "phone"
+    root.mkdir()
+    write_timed_video(root / "ntsc.mp4", index_frames(90), [i * 1001 / 30000 for i in range(90)],
+                      tone(3.003, 44100), 44100)
+    times = list(np.cumsum([0.0] + [0.02] * 40 + [0.05] * 39))
+    write_timed_video(root / "vfr.mp4", index_frames(80), times, tone(times[-1] + 0.05, 44100), 44100)
+    manifest, rejects, _ = _run(tmp_path, source="folder", root=str(root))
+    assert rejects == {}
+    by_id = {u.id: u for u in manifest}
+    ntsc, vfr = by_id["speaker_ntsc"], by_id["speaker_vfr"]
+    assert (ntsc.fps, ntsc.frames, ntsc.source_frames) == (25.0, 75, 90)
+    assert ntsc.source_fps == pytest.approx(29.97, abs=1e-3) and ntsc.duration == pytest.approx(3.003)
+    assert (vfr.fps, vfr.source_frames) == (25.0, 80) and vfr.frames == round(vfr.duration * 25)
+    assert vfr.source_fps == pytest.approx(80 / vfr.duration)
+
+
+def test_a_real_grid_video_is_indexed_with_its_own_audio_track(tmp_path: Path):
+    """GRID as it ships: MPEG-1 with a 44.1 kHz stereo MPEG layer II track, and GRID's .align."""
+    from tests.conftest import REPO
+
+    real = REPO / "tests" / "data" / "real_grid"
+    root = tmp_path / "GRID"
+    for name in ("bbaf2n", "swwp2s"):
+        (root / "video/s1").mkdir(parents=True, exist_ok=True)
+        (root / "video/s1" / f"{name}.mpg").write_bytes((real / f"{name}.mpg").read_bytes())
+    (root / "align/s1").mkdir(parents=True)
+    (root / "align/s1/swwp2s.align").write_bytes((real / "swwp2s.align").read_bytes())
+    manifest, rejects, metrics = _run(tmp_path, source="grid", root=str(root))
+    assert rejects == {} and metrics["warnings"] == 0
+    by_id = {u.id: u for u in manifest}
+    for utterance in by_id.values():
+        assert utterance.audio == VIDEO_TRACK and utterance.sample_rate == 44100
+        assert (utterance.frames, utterance.fps, utterance.source_fps, utterance.duration) == (75, 25.0, 25.0, 3.0)
+    assert [w.word for w in by_id["s1_swwp2s"].words] == list(grid.sentence_from_id("swwp2s"))
+    assert by_id["s1_swwp2s"].words[0].start == pytest.approx(12250 / 25000) and by_id["s1_bbaf2n"].words == []
+
+
+@pytest.mark.parametrize("content,problem", [
+    (b"0 12250 sil\n12250 \xff\xfe bin\n", "alignment is not UTF-8 text (byte 18)"),
+    (b"0 12250 sil\n12250 19250\n", "alignment line 2: expected 'start end word', got '12250 19250'"),
+])
+def test_a_broken_alignment_keeps_the_utterance_without_words(tmp_path: Path, content: bytes, problem: str, caplog):
+    root = tmp_path / "GRID"
+    _video(root / "video/s1/bbaf2n.mpg", audio=True)
+    (root / "align/s1").mkdir(parents=True)
+    (root / "align/s1/bbaf2n.align").write_bytes(content)
+    manifest, rejects, metrics = _run(tmp_path, source="grid", root=str(root))
+    assert rejects == {} and [u.id for u in manifest] == ["s1_bbaf2n"] and manifest[0].words == []
+    assert metrics["warnings"] == 1
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warned == [f"{root / 'align/s1/bbaf2n.align'}: {problem}; kept without words"]

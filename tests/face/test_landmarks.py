@@ -58,7 +58,7 @@ def test_a_video_without_a_face_is_rejected(tmp_path: Path):
     write_video(video, frames_with_motion(20, 288, 360), 25)
     info = probe_video(video)
     utterance = Utterance("x_empty", "x", str(video), "video track", info.frames, info.fps, info.width,
-                          info.height, info.duration, 16000)
+                          info.height, info.span, 16000)
     result = process(utterance, LandmarksParams())
     assert isinstance(result, Reject) and result.reason == "no face in any of 20 frames"
 

@@ -8,6 +8,7 @@ from pipeline.face.crop import MOUTH, CropParams, mouth_crops
 from pipeline.face.landmarks import LandmarksParams, landmarks_of
 from pipeline.face.make_reference_face import frame_landmarks, procrustes_mean
 from pipeline.face.reference import REFERENCE, REFERENCE_EYES, STABLE_POINTS, canonical, similarity_fit
+from pipeline.face.tracking import DETECTED, TRACKED
 from pipeline.io.media import read_video
 from tests.conftest import REPO
 
@@ -44,10 +45,11 @@ def test_the_mean_face_of_real_speakers_is_the_kept_reference():
     assert np.linalg.norm(mean - REFERENCE, axis=1).mean() < 2.5
 
 
-def test_aligned_crops_of_a_real_face_are_centred_on_its_mouth():
+def test_a_real_face_is_tracked_in_every_frame_and_its_aligned_crops_centre_the_mouth():
     frames = read_video(REAL / "bbaf2n.mpg", grayscale=True)
     track = landmarks_of(frames, LandmarksParams())
     assert not isinstance(track, str), track
+    assert set(np.unique(track.status)) <= {DETECTED, TRACKED}  # the real face is found in every frame
     params = CropParams(mode="aligned", size=64, padding=10)
     crops = mouth_crops(frames, track.points, params)
     assert crops.shape == (75, 64, 64)

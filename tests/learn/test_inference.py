@@ -65,3 +65,63 @@ def test_a_briefly_trained_flow_samples_finite_mels_for_every_utterance(stores, 
             sample = dataset[index]
             mel = synthesiser.predict(sample.video, sample.id.split("_")[0], sigma, seed=index)
             assert mel.shape == sample.mel.shape and np.isfinite(mel).all(), (sigma, sample.id)
+
+
+@pytest.mark.parametrize("count,expected", [
+    (0, []), (10, [(0, 10)]), (75, [(0, 75)]), (76, [(0, 75), (60, 76)]),
+    (200, [(0, 75), (60, 135), (120, 195), (180, 200)]),
+])
+def test_windows_overlap_and_cover_everything(count: int, expected: list[tuple[int, int]]):
+    from pipeline.learn.inference import windowed
+
+    assert [(w[0], w[-1] + 1) for w in windowed(range(count), 75, 15)] == expected
+
+
+def test_window_mels_crossfade_into_one_stream_of_the_right_length():
+    """Windows of constant mels 0, 1, 2, ...: outside the overlaps each window's value, inside a
+    linear crossfade from one to the next; k mel frames per video frame in all."""
+    from pipeline.learn.inference import MelStitcher, windowed
+
+    k, stitcher, parts = 3, MelStitcher(3, 15), []
+    for number, window in enumerate(windowed(range(200), 75, 15)):
+        parts.append(stitcher.add(np.full((2, k * len(window)), float(number), np.float32)))
+    mel = np.concatenate([*parts, stitcher.finish()], axis=1)[0]
+    assert mel.shape == (k * 200,)
+    assert np.all(mel[:k * 60] == 0) and np.all(mel[k * 75:k * 120] == 1) and np.all(mel[k * 195:] == 3)
+    overlap = mel[k * 60:k * 75]
+    assert np.all(np.diff(overlap) > 0) and 0 < overlap[0] < 0.05 and 0.95 < overlap[-1] < 1
+
+
+def test_the_streaming_vocoder_gives_the_whole_waveform_block_by_block():
+    """With a vocoder that needs no context, streaming is exact; with Griffin-Lim, it is close to
+    vocoding the whole mel at once, and exactly as long."""
+    from pipeline.audio.mels import AudioParams
+    from pipeline.audio.vocoder import GriffinLim
+    from pipeline.learn.inference import StreamingVocoder
+
+    hop, mel = 4, np.random.default_rng(0).normal(size=(2, 1000)).astype(np.float32)
+
+    def stream(vocode, hop: int, mel: np.ndarray, pieces: int) -> np.ndarray:
+        vocoder, out = StreamingVocoder(vocode, hop, block=100, context=16, fade=8), []
+        for chunk in np.array_split(mel, pieces, axis=1):
+            out += list(vocoder.push(chunk))
+        return np.concatenate(out + list(vocoder.finish()))
+
+    def frame_values(mel: np.ndarray) -> np.ndarray:
+        return np.repeat(mel[0], hop).astype(np.float32)
+
+    np.testing.assert_allclose(stream(frame_values, hop, mel, 7), frame_values(mel), atol=1e-6)
+    audio = AudioParams()
+    griffin_lim = GriffinLim(audio, 294, iterations=32)
+    log_mel = np.log(np.abs(np.random.default_rng(1).normal(size=(80, 40))).repeat(10, axis=1) + 1e-3).astype(np.float32)
+    whole = griffin_lim(torch.from_numpy(log_mel)[None])[0].numpy()
+    streamed = stream(lambda m: griffin_lim(torch.from_numpy(m)[None])[0].numpy(), 294, log_mel, 3)
+    assert streamed.shape == whole.shape == (400 * 294,)
+    spectrum = [np.abs(librosa_stft(w)) for w in (streamed, whole)]
+    assert np.corrcoef(spectrum[0].ravel(), spectrum[1].ravel())[0, 1] > 0.95
+
+
+def librosa_stft(waveform: np.ndarray) -> np.ndarray:
+    import librosa
+
+    return librosa.stft(waveform, n_fft=1024, hop_length=294)

@@ -7,6 +7,7 @@ from pathlib import Path
 from pipeline.compute.parallel import ParallelParams
 from pipeline.corpora.synthetic.generator import SyntheticParams
 from pipeline.io.manifest import read_manifest
+from pipeline.io.media import VideoParams
 from pipeline.stages.corpus import CorpusParams, run
 
 
@@ -20,7 +21,7 @@ def test_outputs_are_identical_across_worker_counts(tmp_path: Path):
     results = {}
     for n_jobs in (1, 2):
         out = tmp_path / f"jobs{n_jobs}"
-        run(corpus, ParallelParams(n_jobs=n_jobs), out=out / "corpus", manifest=out / "manifest.jsonl",
+        run(corpus, VideoParams(), ParallelParams(n_jobs=n_jobs), out=out / "corpus", manifest=out / "manifest.jsonl",
             rejects=out / "rejects.tsv", metrics=out / "metrics.json")
         manifest = (out / "manifest.jsonl").read_text().replace(str(out), "OUT")
         results[n_jobs] = (_tree_hashes(out / "corpus"), manifest, (out / "metrics.json").read_text())

@@ -90,8 +90,8 @@ def at_30_fps(tiny_corpus, tmp_path_factory) -> tuple[list[Utterance], Path]:
             target.write_bytes(Path(source).read_bytes())
         (root / "video" / speaker).mkdir(parents=True, exist_ok=True)
         write_video(root / "video" / speaker / f"{name}.mpg", retimed, 30)
-    utterances = manifest_of(root)
-    assert {(u.fps, u.frames) for u in utterances} == {(30.0, 90)}
+    utterances = manifest_of(root, fps=30)  # the pipeline at video.fps 30
+    assert {(u.fps, u.frames, u.source_fps) for u in utterances} == {(30.0, 90, 30.0)}
     write_manifest(out / "manifest.jsonl", utterances)
     run(AUDIO, StoreParams(), SEQUENTIAL, manifest=out / "manifest.jsonl", out=out / "mels")
     return utterances, out / "mels"
