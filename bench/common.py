@@ -65,16 +65,18 @@ def prepare(root: Path, speakers: int, utterances: int, seed: int = 21) -> dict[
                       parallel=ParallelParams(n_jobs=2))
 
 
-def feature_stores(root: Path, paths: dict[str, Path], store_format: str = "zarr") -> dict[str, Path]:
-    """Features, mels and stats in `store_format`, next to the prepared corpus."""
+def feature_stores(root: Path, paths: dict[str, Path], store_format: str = "zarr",
+                   compression: str = "zstd") -> dict[str, Path]:
+    """Features, mels and stats in `store_format` with `compression`, next to the prepared corpus."""
     from pipeline.io.store import StoreParams
     from pipeline.stages import derivatives, mels, stats
 
-    out = {**paths, "features": root / f"features.{store_format}", "mels": root / f"mels.{store_format}",
-           "stats": root / f"stats.{store_format}.json"}
-    derivatives.run(derivatives.FeatureParams(), StoreParams(store_format), mouths=paths["mouths"],
-                    out=out["features"])
-    mels.run(mels.AudioParams(), StoreParams(store_format), SEQUENTIAL, manifest=paths["manifest"], out=out["mels"])
+    name = f"{store_format}.{compression}"
+    store = StoreParams(store_format, compression=compression)
+    out = {**paths, "features": root / f"features.{name}", "mels": root / f"mels.{name}",
+           "stats": root / f"stats.{name}.json"}
+    derivatives.run(derivatives.FeatureParams(), store, mouths=paths["mouths"], out=out["features"])
+    mels.run(mels.AudioParams(), store, SEQUENTIAL, manifest=paths["manifest"], out=out["mels"])
     stats.run(out["features"], out["mels"], paths["split"], paths["manifest"], out["stats"])
     return out
 

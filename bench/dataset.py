@@ -2,11 +2,13 @@
 
     python -m bench.dataset [--speakers 2] [--utterances 16]
 
-On the same generated utterances, in one run: samples/s of `pipeline.dataset` (Zarr and HDF5,
-0, 1 and 2 DataLoader workers, batches of 8) and of a loader that, like the thesis' dataset,
-decodes the video, crops the mouth, computes the derivatives and the mel in `__getitem__`; then
-each store's bytes on disk against the raw array bytes, its file count, and write throughput.
-The issue's target is a reader >= 100x the on-the-fly loader.
+On the same generated utterances, in one run: samples/s of `pipeline.learn.dataset` (it hands
+out the stored int16 video and float32 mel; the normalisation runs on the batch where the model
+is) for each store format and compression (Zarr zstd / lz4, HDF5 lzf / none), with 0 and 2
+DataLoader workers, batches of 8, against a loader that, like the thesis' dataset, decodes the
+video, crops the mouth, computes the derivatives and the mel in `__getitem__`; then where a
+sample's time goes in the fastest store (reading the video, reading the mel, batching); then each
+store's bytes on disk against the raw array bytes, its file count, and write throughput.
 """
 from __future__ import annotations
 
@@ -66,6 +68,33 @@ def _disk(path: Path) -> tuple[int, int]:
     return sum(p.stat().st_size for p in files), len(files)
 
 
+CONFIGS = (("zarr", "zstd"), ("zarr", "lz4"), ("hdf5", "zstd"), ("hdf5", "none"))  # hdf5 zstd: LZF
+
+
+def _label(store_format: str, compression: str) -> str:
+    return f"{store_format}, {'lzf' if store_format == 'hdf5' and compression != 'none' else compression}"
+
+
+def _costs(dataset: LipSpeechDataset) -> dict[str, float]:
+    """Milliseconds per sample of reading its video, reading its mel, and batching (collate)."""
+    ids = dataset.ids
+    start = time.perf_counter()
+    for i in ids:
+        dataset.features.read(i, ["video"])
+    video = time.perf_counter() - start
+    start = time.perf_counter()
+    for i in ids:
+        dataset.mels.read(i, ["mel"])
+    mel = time.perf_counter() - start
+    samples = [dataset[i] for i in range(len(dataset))]
+    start = time.perf_counter()
+    for first in range(0, len(samples), 8):
+        collate(samples[first:first + 8])
+    batching = time.perf_counter() - start
+    return {name: 1000 * seconds / len(ids) for name, seconds in
+            (("read video", video), ("read mel", mel), ("collate", batching))}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--speakers", type=int, default=2)
@@ -76,27 +105,29 @@ def main() -> None:
         root = Path(scratch)
         paths = prepare(root, args.speakers, args.utterances)
         utterances = read_manifest(paths["manifest"])
-        rows, disk_rows = [], []
-        for store_format in ("zarr", "hdf5"):
+        rows, disk_rows, costs = [], [], {}
+        for store_format, compression in CONFIGS:
+            label = _label(store_format, compression)
             start = time.perf_counter()
-            derivatives.run(FeatureParams(), StoreParams(store_format), mouths=paths["mouths"],
-                            out=root / f"write_test.{store_format}")
+            derivatives.run(FeatureParams(), StoreParams(store_format, compression=compression),
+                            mouths=paths["mouths"], out=root / f"write_test.{store_format}.{compression}")
             write_seconds = time.perf_counter() - start
-            stores = feature_stores(root, paths, store_format)
+            stores = feature_stores(root, paths, store_format, compression)
             features, mel_store, stats_path = stores["features"], stores["mels"], stores["stats"]
             dataset = LipSpeechDataset(
                 [u.id for u in utterances], StoreReader(features), StoreReader(mel_store),
                 json.loads(stats_path.read_text()), speakers_by_id(utterances))
-            for workers in (0, 1, 2):
+            for workers in (0, 2):
                 loader = DataLoader(dataset, batch_size=8, shuffle=False, collate_fn=collate, num_workers=workers,
                                     worker_init_fn=worker_init_fn if workers else None,
                                     persistent_workers=workers > 0)
-                rows.append((f"reader, {store_format}, {workers} workers", _rate(loader)))
+                rows.append((f"reader, {label}, {workers} workers", _rate(loader)))
+            costs[label] = _costs(dataset)
             for name, path, field in (("video features", features, "video"), ("mels", mel_store, "mel")):
                 reader = StoreReader(path)
                 raw = sum(reader.read(i, [field])[field].nbytes for i in reader.ids)
                 size, count = _disk(path)
-                disk_rows.append((f"{name}, {store_format}", raw, size, count))
+                disk_rows.append((f"{name}, {label}", raw, size, count))
             video_bytes = sum(StoreReader(features).read(i)["video"].nbytes for i in dataset.ids)
             disk_rows[-2] += (video_bytes / write_seconds / 1e6,)
         normalizer = dataset.normalizer
@@ -108,10 +139,14 @@ def main() -> None:
     print(markdown_table(["loader", "samples/s", "vs on-the-fly"],
                          [["on-the-fly (thesis), 0 workers", f"{baseline:.1f}", "1.0x"]]
                          + [[what, f"{rate:.1f}", f"{rate / baseline:.1f}x"] for what, rate in rows]))
+    print("\nwhere a sample's time goes, ms (one process)\n")
+    print(markdown_table(["store", *next(iter(costs.values()))], [[label, *(f"{v:.2f}" for v in values.values())]
+                                                                 for label, values in costs.items()]))
     print()
     print(markdown_table(["store", "raw MB", "disk MB", "ratio", "files", "write MB/s"], [
         [what, f"{raw / 1e6:.1f}", f"{size / 1e6:.1f}", f"{raw / size:.1f}", count, f"{write[0]:.0f}" if write else ""]
         for what, raw, size, count, *write in disk_rows]))
+
 
 if __name__ == "__main__":
     main()

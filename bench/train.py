@@ -30,6 +30,7 @@ def _throughput(decoder: str, model_params: ModelParams, data: TrainingData, dev
     train = TrainParams(batch_size=8, num_workers=workers)
     setup = build(decoder, model_params, train, "standard", data)
     model = setup.model.to(device).train()
+    normalizer = setup.train_set.normalizer.module().to(device)
     loader = DataLoader(setup.train_set, batch_size=8, shuffle=True, collate_fn=collate, num_workers=workers,
                         drop_last=True, worker_init_fn=worker_init_fn if workers else None,
                         pin_memory=device.type == "cuda")
@@ -40,7 +41,7 @@ def _throughput(decoder: str, model_params: ModelParams, data: TrainingData, dev
         ready = time.perf_counter()
         for batch in loader:
             arrived = time.perf_counter()
-            train_step(model, model, batch, optimizer, device)
+            train_step(model, model, batch, optimizer, device, normalizer)
             if device.type == "cuda":
                 torch.cuda.synchronize()
             finished = time.perf_counter()

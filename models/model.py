@@ -1,5 +1,10 @@
 """The whole lip-to-speech model: encoder, optional speaker embedding, a decoder, optional
-postnet; its losses; and building it from params."""
+postnet, an optional lip-reading (CTC) head; its losses; and building it from params.
+
+The CTC head reads characters of the transcript off the encoder's per-frame output (multi-task
+text supervision, which makes the speech more intelligible); `model.ctc_weight` scales its loss
+next to the mel loss (0: no head). Greedy decoding of it is the model's own lip reading.
+"""
 from __future__ import annotations
 
 import typing
@@ -15,6 +20,7 @@ from pipeline.errors import ParamsError
 
 Decoder = Literal["mlp", "conv", "flow"]  # `decoder` in params.yaml
 DECODERS = typing.get_args(Decoder)
+VOCABULARY = " abcdefghijklmnopqrstuvwxyz'"  # CTC classes: blank (0), then these characters
 
 
 @dataclass(frozen=True)
@@ -33,6 +39,8 @@ class ModelParams:
     sigma: float = 1.0  # flow: training noise scale and default sampling scale
     postnet: bool = False
     speaker_embedding: bool = False
+    mel_loss: Literal["mse", "l1+mse"] = "mse"  # mlp, conv: on the normalised mel
+    ctc_weight: float = 0.0  # lip-reading head on the encoder; 0: none
 
 
 @dataclass(frozen=True)
@@ -71,30 +79,57 @@ class LipToSpeech(nn.Module):
         else:
             raise ValueError(f"unknown decoder {decoder!r}")
         self.postnet = Postnet(shapes.n_mels) if params.postnet else None
+        self.ctc = nn.Linear(features, len(VOCABULARY) + 1) if params.ctc_weight > 0 else None
 
     def encode(self, video: torch.Tensor, lengths: torch.Tensor, speakers: torch.Tensor) -> torch.Tensor:
-        features = self.encoder(video, lengths)
+        return self._decoder_input(self.encoder(video, lengths), speakers)
+
+    def _decoder_input(self, features: torch.Tensor, speakers: torch.Tensor) -> torch.Tensor:
         if self.speaker is not None:
             features = features + self.speaker(speakers)[:, None, :]
         return features
 
     def forward(self, video, video_lengths, speakers, mel=None, mel_lengths=None) -> dict[str, torch.Tensor]:
-        """Training outputs: {"mel", "mel_before_postnet"} for mlp/conv; {"z", "log_s"} for flow."""
-        features = self.encode(video, video_lengths, speakers)
+        """Training outputs: {"mel", "mel_before_postnet"} for mlp/conv; {"z", "log_s"} for flow;
+        and {"ctc_log_probs"} (B, T, classes) with the lip-reading head."""
+        encoded = self.encoder(video, video_lengths)
+        features = self._decoder_input(encoded, speakers)
+        outputs = {} if self.ctc is None else {"ctc_log_probs": self.ctc(encoded).float().log_softmax(-1)}
         if self.kind == "flow":
             z, log_s = self.decoder(mel, features, mel_lengths)
-            return {"z": z, "log_s": log_s}
+            return {**outputs, "z": z, "log_s": log_s}
         before = self.decoder(features)
-        return {"mel": self.postnet(before) if self.postnet is not None else before, "mel_before_postnet": before}
+        mel_out = self.postnet(before) if self.postnet is not None else before
+        return {**outputs, "mel": mel_out, "mel_before_postnet": before}
 
-    def loss(self, outputs: dict[str, torch.Tensor], mel: torch.Tensor, mel_lengths: torch.Tensor) -> torch.Tensor:
+    def mel_loss(self, outputs: dict[str, torch.Tensor], mel: torch.Tensor, mel_lengths: torch.Tensor) -> torch.Tensor:
+        """The speech part of the loss: MSE (or L1 + MSE) on the normalised mel over real frames
+        (before and after the postnet), or the flow's negative log-likelihood."""
         mask = (torch.arange(mel.shape[-1], device=mel.device)[None] < mel_lengths[:, None])[:, None, :]
         if self.kind == "flow":
             return flow_nll(outputs["z"], outputs["log_s"], mask, self.params.sigma)
-        loss = masked_mse(outputs["mel"], mel, mask)
-        if self.postnet is not None:
-            loss = loss + masked_mse(outputs["mel_before_postnet"], mel, mask)
+        predictions = [outputs["mel"]] + ([outputs["mel_before_postnet"]] if self.postnet is not None else [])
+        loss = sum(masked_mse(p, mel, mask) for p in predictions)
+        if self.params.mel_loss == "l1+mse":
+            loss = loss + sum(masked_l1(p, mel, mask) for p in predictions)
         return loss
+
+    def loss(self, outputs: dict[str, torch.Tensor], mel: torch.Tensor, mel_lengths: torch.Tensor,
+             texts: list[str] | None = None, video_lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """The training loss: the mel loss, plus ctc_weight x the CTC loss of the utterances that
+        come with a transcript (`texts`, "" for none)."""
+        loss = self.mel_loss(outputs, mel, mel_lengths)
+        if self.ctc is not None and texts is not None and any(texts):
+            loss = loss + self.params.ctc_weight * ctc_loss(outputs["ctc_log_probs"], video_lengths, texts)
+        return loss
+
+    @torch.no_grad()
+    def lipread(self, video: torch.Tensor, video_lengths: torch.Tensor) -> list[str]:
+        """The text the CTC head reads off each video (greedy decoding)."""
+        if self.ctc is None:
+            raise ValueError("this model has no lip-reading head (model.ctc_weight: 0)")
+        classes = self.ctc(self.encoder(video, video_lengths)).argmax(-1)
+        return [greedy_decode(row[:length].tolist()) for row, length in zip(classes, video_lengths.tolist())]
 
     @torch.no_grad()
     def infer(self, video, video_lengths, speakers, sigma: float | None = None,
@@ -107,18 +142,49 @@ class LipToSpeech(nn.Module):
         return self.postnet(mel) if self.postnet is not None else mel
 
     def config(self) -> dict:
-        """Plain-Python description, saved in checkpoints next to the weights."""
-        return {"decoder": self.kind, "model": asdict(self.params), "shapes": asdict(self.shapes)}
+        """Plain-Python description, saved in checkpoints next to the weights (with the lip
+        reader's vocabulary)."""
+        config = {"decoder": self.kind, "model": asdict(self.params), "shapes": asdict(self.shapes)}
+        return {**config, "vocabulary": VOCABULARY} if self.ctc is not None else config
 
     @classmethod
     def from_config(cls, config: dict) -> LipToSpeech:
+        if config.get("vocabulary", VOCABULARY) != VOCABULARY:
+            raise ValueError("the checkpoint's lip-reading vocabulary is not this code's")
         return cls(config["decoder"], ModelParams(**config["model"]), Shapes(**config["shapes"]))
+
+
+def encode_text(text: str) -> list[int]:
+    """CTC targets of a transcript: its characters' classes (1..), others left out."""
+    return [VOCABULARY.index(c) + 1 for c in text.lower() if c in VOCABULARY]
+
+
+def greedy_decode(classes: list[int]) -> str:
+    """Best-path CTC decoding: collapse repeats, drop blanks (0)."""
+    kept = [c for i, c in enumerate(classes) if c != 0 and (i == 0 or c != classes[i - 1])]
+    return "".join(VOCABULARY[c - 1] for c in kept).strip()
+
+
+def ctc_loss(log_probs: torch.Tensor, lengths: torch.Tensor, texts: list[str]) -> torch.Tensor:
+    """Mean CTC loss per target character over the utterances with a transcript."""
+    keep = [i for i, text in enumerate(texts) if encode_text(text)]
+    targets = [torch.tensor(encode_text(texts[i]), dtype=torch.long) for i in keep]
+    index = torch.tensor(keep, device=log_probs.device)
+    return nn.functional.ctc_loss(
+        log_probs.index_select(0, index).transpose(0, 1), torch.cat(targets).to(log_probs.device),
+        lengths.index_select(0, index.to(lengths.device)), torch.tensor([len(t) for t in targets]),
+        blank=0, reduction="mean", zero_infinity=True)
 
 
 def masked_mse(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Mean squared error over real (unpadded) frames."""
     squared = (prediction.float() - target.float()) ** 2 * mask
     return squared.sum() / (mask.sum() * prediction.shape[1]).clamp(min=1)
+
+
+def masked_l1(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean absolute error over real (unpadded) frames."""
+    return ((prediction.float() - target.float()).abs() * mask).sum() / (mask.sum() * prediction.shape[1]).clamp(min=1)
 
 
 def flow_nll(z: torch.Tensor, log_s: torch.Tensor, mask: torch.Tensor, sigma: float) -> torch.Tensor:

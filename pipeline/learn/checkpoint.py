@@ -26,11 +26,18 @@ def preprocessing(features: StoreReader, mels: StoreReader) -> dict:
 
 def save_checkpoint(path: Path, model: LipToSpeech, stats: dict, preprocessed: dict, params: dict, epoch: int,
                     val_loss: float) -> None:
-    """Write the checkpoint next to `path`, then move it into place. `params`: the params.yaml
-    sections it was trained with (decoder, model, train, normalize), as plain types."""
+    """Write the model's checkpoint next to `path`, then move it into place. `params`: the
+    params.yaml sections it was trained with (decoder, model, train, normalize), as plain types."""
+    write_checkpoint(path, {name: tensor.detach().cpu() for name, tensor in model.state_dict().items()},
+                     model.config(), stats, preprocessed, params, epoch, val_loss)
+
+
+def write_checkpoint(path: Path, state_dict: dict, config: dict, stats: dict, preprocessed: dict, params: dict,
+                     epoch: int, val_loss: float) -> None:
+    """The checkpoint of weights `state_dict` of a model described by `config` (see save_checkpoint)."""
     checkpoint = {
-        "state_dict": {name: tensor.detach().cpu() for name, tensor in model.state_dict().items()},
-        "config": model.config(),
+        "state_dict": state_dict,
+        "config": config,
         "stats": stats,
         "preprocessing": preprocessed,
         "params": params,

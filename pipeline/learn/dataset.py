@@ -1,12 +1,16 @@
-"""PyTorch access to the feature stores: (video features, mel, speaker index, utterance id).
+"""PyTorch access to the feature stores: (video features, mel, speaker index, utterance id, text).
 
     dataset = LipSpeechDataset.from_files("data/split.json", "train", "data/features", "data/mels",
                                           "data/stats.json", "data/manifest.jsonl", normalize="standard")
     loader = DataLoader(dataset, batch_size=8, collate_fn=collate, num_workers=2,
                         worker_init_fn=worker_init_fn)
+    video, mel = dataset.normalizer.module()(batch.video, batch.mel, batch.video_lengths, batch.mel_lengths)
 
-Video comes out C x T x S x S float32, the mel n_mels x (k * T) float32, both normalised with the
-train-split stats (`standard`, `minmax` or `none`: pipeline.learn.normalization).
+Samples are what the stores hold, no conversion: video C x T x S x S int16 (a channels-first view
+of the stored T x C x S x S), the mel n_mels x (k * T) float32 log-mel. Normalisation with the
+train-split stats (`standard`, `minmax` or `none`: pipeline.learn.normalization) runs on whole
+batches where the model is (`normalizer.module()`, on the GPU when training there), so the
+reader, its worker processes and the host-to-device copies move half the bytes of float32.
 
 Stores open lazily, in whichever process reads first; `worker_init_fn` drops handles inherited
 through fork, so each DataLoader worker opens its own. Optional fixed-length windows (in video
@@ -25,7 +29,7 @@ import torch
 from torch.utils.data import Dataset
 
 from pipeline.errors import StageError
-from pipeline.io.manifest import read_manifest, speakers_by_id
+from pipeline.io.manifest import Utterance, read_manifest, speakers_by_id
 from pipeline.io.splits import load_split
 from pipeline.io.store import StoreReader
 from pipeline.learn.normalization import Normalization, Normalizer
@@ -35,28 +39,35 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Sample:
-    video: torch.Tensor  # C x T x S x S
-    mel: torch.Tensor  # n_mels x kT
+    video: torch.Tensor  # C x T x S x S, the stored integers
+    mel: torch.Tensor  # n_mels x kT, raw log-mel
     speaker: int
     id: str
+    text: str = ""  # the transcript, for whole utterances only (a window's text is unknown)
 
 
 @dataclass
 class Batch:
-    video: torch.Tensor  # B x C x T x S x S, zero-padded
-    mel: torch.Tensor  # B x n_mels x kT, zero-padded
+    video: torch.Tensor  # B x C x T x S x S, the stored integers, zero-padded
+    mel: torch.Tensor  # B x n_mels x kT, raw, zero-padded
     video_lengths: torch.Tensor  # B
     mel_lengths: torch.Tensor  # B
     speakers: torch.Tensor  # B
     ids: list[str]
+    texts: list[str]
+
+    def pin_memory(self) -> Batch:
+        """Page-locked copies, so copies to the GPU run asynchronously (DataLoader pin_memory)."""
+        return Batch(self.video.pin_memory(), self.mel.pin_memory(), self.video_lengths.pin_memory(),
+                     self.mel_lengths.pin_memory(), self.speakers.pin_memory(), self.ids, self.texts)
 
 
 class LipSpeechDataset(Dataset):
-    """Utterances of one split, as normalised tensors."""
+    """Utterances of one split, as stored (normalise batches with `normalizer.module()`)."""
 
     def __init__(self, ids: list[str], features: StoreReader, mels: StoreReader, stats: dict,
                  speaker_of: dict[str, str], normalize: Normalization = "standard", window: int | None = None,
-                 stride: int | None = None, seed: int = 0) -> None:
+                 stride: int | None = None, seed: int = 0, text_of: dict[str, str] | None = None) -> None:
         self.ids = [i for i in ids if i in features and i in mels]
         if len(self.ids) < len(ids):
             absent = sorted(set(ids) - set(self.ids))
@@ -69,6 +80,7 @@ class LipSpeechDataset(Dataset):
         speakers = stats["speakers"]
         self.speaker_index = {s: i for i, s in enumerate(speakers)}
         self.speaker_of = speaker_of
+        self.text_of = text_of or {}
         self.k = mels.lengths[self.ids[0]] // features.lengths[self.ids[0]]
         self.window, self.stride, self.seed, self.epoch = window, stride, seed, 0
         # With a stride, every window of every utterance is one item (deterministic); otherwise
@@ -82,9 +94,9 @@ class LipSpeechDataset(Dataset):
     def from_files(cls, split_path: Path, split: str, features_path: Path, mels_path: Path, stats_path: Path,
                    manifest_path: Path, **options) -> LipSpeechDataset:
         stats = json.loads(Path(stats_path).read_text())
-        speaker_of = speakers_by_id(read_manifest(manifest_path))
+        utterances = read_manifest(manifest_path)
         return cls(load_split(split_path, split), StoreReader(features_path), StoreReader(mels_path), stats,
-                   speaker_of, **options)
+                   speakers_by_id(utterances), text_of=transcripts(utterances), **options)
 
     def set_epoch(self, epoch: int) -> None:
         """Random windows differ per epoch, reproducibly."""
@@ -114,11 +126,18 @@ class LipSpeechDataset(Dataset):
         video = self.features.read(utterance_id, ["video"])["video"][first:last]
         mel = self.mels.read(utterance_id, ["mel"])["mel"][first * self.k:last * self.k]
         speaker = self.speaker_index[self.speaker_of[utterance_id]]
-        return Sample(self.normalizer.video(video), self.normalizer.mel(mel), speaker, utterance_id)
+        whole = last - first == self.features.lengths[utterance_id]
+        return Sample(torch.from_numpy(video).transpose(0, 1), torch.from_numpy(mel).T, speaker, utterance_id,
+                      self.text_of.get(utterance_id, "") if whole else "")
+
+
+def transcripts(utterances: list[Utterance]) -> dict[str, str]:
+    """{utterance id: its words joined by spaces} for the utterances that have words."""
+    return {u.id: " ".join(w.word for w in u.words) for u in utterances if u.words}
 
 
 def collate(samples: list[Sample]) -> Batch:
-    """Zero-pad to the longest in the batch; lengths say how much is real."""
+    """Zero-pad to the longest in the batch (in the stored dtypes); lengths say how much is real."""
     video_lengths = torch.tensor([s.video.shape[1] for s in samples])
     mel_lengths = torch.tensor([s.mel.shape[1] for s in samples])
     first = samples[0]
@@ -128,7 +147,7 @@ def collate(samples: list[Sample]) -> Batch:
         video[i, :, :sample.video.shape[1]] = sample.video
         mel[i, :, :sample.mel.shape[1]] = sample.mel
     return Batch(video, mel, video_lengths, mel_lengths, torch.tensor([s.speaker for s in samples]),
-                 [s.id for s in samples])
+                 [s.id for s in samples], [s.text for s in samples])
 
 
 def worker_init_fn(_: int) -> None:

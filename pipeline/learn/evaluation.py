@@ -11,7 +11,9 @@ the GRID judge (pipeline.audio.judge) hears, with the judge's own floor on the r
 as a fourth reference (`recording`). The summary holds the model's means at the top level (with
 its per-slot word accuracy), the references under `oracle`, `mean` and `recording`, everything per
 speaker under `per_speaker`, and `mcd_gap_closed` = (mean - model) / (mean - oracle): the share
-of the reachable MCD gap the model closes. Utterances whose transcript is not a GRID sentence
+of the reachable MCD gap the model closes. A model with a lip-reading head (`model.ctc_weight`) also
+reports `lipreading_wer`: the word error rate of the text it reads off the video alone (no
+audio, no vocoder, no judge). Utterances whose transcript is not a GRID sentence
 (e.g. the folder source) get no WER (null). A prediction with non-finite values is scored as
 silence, the worst case, named in a warning and counted (`nonfinite_predictions`).
 """
@@ -72,6 +74,7 @@ class Synthesis:
     reference: np.ndarray  # the recording, resampled and cut like the mels
     mse: dict[str, float]  # condition -> MSE of its normalised mel against the target's
     nonfinite: bool = False  # the model predicted NaN or inf somewhere
+    lipread: str | None = None  # what the model's lip-reading head reads (None: it has none)
 
 
 def speaker_mean_mels(mels: StoreReader, train_ids: list[str], speaker_of: dict[str, str],
@@ -106,16 +109,16 @@ def synthesise(synthesiser: Synthesiser, sample: Sample, utterance: Utterance, s
                params: EvaluateParams) -> Synthesis:
     """The model's, the oracle's and the speaker mean's speech for one test utterance."""
     normalizer, audio = synthesiser.normalizer, synthesiser.audio
-    target = normalizer.mel_to_raw(sample.mel.numpy())
-    frames = sample.video.shape[1]
+    target = sample.mel.numpy()
+    video = normalizer.video(sample.video.transpose(0, 1))
+    frames = video.shape[1]
     long = frames > params.window  # a long recording goes the way `speak` takes it: in windows
     if long:
-        windows = (sample.video[:, span[0]:span[-1] + 1] for span in windowed(range(frames), params.window,
-                                                                            params.overlap))
+        windows = (video[:, span[0]:span[-1] + 1] for span in windowed(range(frames), params.window, params.overlap))
         predicted = np.concatenate(list(synthesiser.predict_windows(windows, params.overlap, utterance.speaker,
                                                                     params.sigma, params.seed)), axis=1)
     else:
-        predicted = synthesiser.predict(sample.video, utterance.speaker, params.sigma, params.seed)
+        predicted = synthesiser.predict(video, utterance.speaker, params.sigma, params.seed)
     nonfinite = not np.isfinite(predicted).all()
     if nonfinite:
         log.warning("%s: the model predicted %d non-finite mel values; scored as silence", sample.id,
@@ -129,10 +132,11 @@ def synthesise(synthesiser: Synthesiser, sample: Sample, utterance: Utterance, s
         waveforms = dict(zip(CONDITIONS, synthesiser.vocode(np.stack([mels[c] for c in CONDITIONS]), utterance.fps)))
     samples, rate = read_audio(utterance.audio, Path(utterance.video))
     reference = fit_audio(samples, rate, utterance.frames, utterance.fps, audio)
-    normalised_target = sample.mel.numpy()
+    normalised_target = normalizer.mel(target.T).numpy()
     mse = {c: float(np.mean((normalizer.mel(mels[c].T).numpy() - normalised_target) ** 2)) for c in CONDITIONS}
     words = [w.word for w in utterance.words]
-    return Synthesis(sample.id, words, target, predicted, waveforms, reference, mse, nonfinite)
+    lipread = synthesiser.lipread(video) if synthesiser.model.ctc is not None else None
+    return Synthesis(sample.id, words, target, predicted, waveforms, reference, mse, nonfinite, lipread)
 
 
 def score(synthesis: Synthesis, sample_rate: int) -> tuple[str, dict]:
@@ -142,6 +146,11 @@ def score(synthesis: Synthesis, sample_rate: int) -> tuple[str, dict]:
                                  "mse": synthesis.mse[condition], "wer": None}
                      for condition, waveform in synthesis.waveforms.items()}
     figures["model"]["nonfinite"] = synthesis.nonfinite
+    figures["model"]["lipreading_wer"] = None
+    if synthesis.lipread is not None:
+        figures["model"]["lipread"] = synthesis.lipread
+        if synthesis.words:
+            figures["model"]["lipreading_wer"] = word_errors(synthesis.words, synthesis.lipread.split()).wer
     figures[RECORDING] = {"wer": None}
     if grid.is_sentence(synthesis.words):
         judge = GridJudge()
@@ -171,6 +180,7 @@ def summarise(per_utterance: dict[str, dict], speaker_of: dict[str, str]) -> dic
     the references under their names, the same per speaker, and the share of the MCD gap closed."""
     def means(ids: list[str]) -> dict:
         block = {metric: _mean([per_utterance[i]["model"][metric] for i in ids]) for metric in METRICS}
+        block["lipreading_wer"] = _mean([per_utterance[i]["model"]["lipreading_wer"] for i in ids])
         judged = [per_utterance[i]["model"]["slots_correct"] for i in ids if "slots_correct" in per_utterance[i]["model"]]
         block["slot_accuracy"] = {slot: _mean([float(s[slot]) for s in judged]) for slot in grid.SLOT_NAMES}
         for reference in CONDITIONS[1:]:

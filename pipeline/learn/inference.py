@@ -192,6 +192,11 @@ class Synthesiser:
         mel = predict_normalised(self.model, video.to(self.device), self.speaker_index(speaker), sigma, generator)
         return self.normalizer.mel_to_raw(mel.float().cpu().numpy())
 
+    def lipread(self, video: torch.Tensor) -> str:
+        """(C, T, S, S) normalised video -> the text the model's lip-reading head reads."""
+        lengths = torch.tensor([video.shape[1]], device=self.device)
+        return self.model.lipread(video[None].to(self.device), lengths)[0]
+
     def vocoder(self, fps: float) -> Vocoder:
         if fps not in self._vocoders:
             self._vocoders[fps] = make_vocoder(self.vocoder_params, self.audio, self.audio.hop_length(fps))

@@ -64,10 +64,10 @@ class Normalizer:
             return scale.astype(np.float32), (low - minimum * scale).astype(np.float32)
         return np.ones_like(mean, np.float32), np.zeros_like(mean, np.float32)
 
-    def video(self, raw: np.ndarray) -> torch.Tensor:
-        """(T, C, S, S) raw -> (C, T, S, S) normalised float32 (a channels-first view)."""
+    def video(self, raw: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """(T, C, S, S) raw (as stored) -> (C, T, S, S) normalised float32 (a channels-first view)."""
         shape = (1, -1) + (1,) * (raw.ndim - 2)
-        normalised = torch.from_numpy(raw).to(torch.float32)
+        normalised = torch.as_tensor(raw).to(torch.float32)
         normalised.mul_(self._video_scale.view(shape)).add_(self._video_shift.view(shape))
         return normalised.transpose(0, 1)
 
@@ -79,3 +79,31 @@ class Normalizer:
     def mel_to_raw(self, normalised: np.ndarray) -> np.ndarray:
         """(n_mels, kT) normalised -> (n_mels, kT) log-mel, for vocoding."""
         return (normalised - self.mel_shift[:, None]) / self.mel_scale[:, None]
+
+    def module(self) -> BatchNormalizer:
+        """The same maps as a torch module, to normalise whole batches where they are (the GPU)."""
+        return BatchNormalizer(self._video_scale, self._video_shift, self._mel_scale, self._mel_shift)
+
+
+class BatchNormalizer(torch.nn.Module):
+    """Normalises a batch as the reader stores it (integer video, raw log-mel), on the batch's
+    device, and keeps the padding zero: (B, C, T, S, S) int -> float32, (B, n_mels, kT) -> float32,
+    frames past each length set to 0 (as if each sample had been normalised, then padded)."""
+
+    def __init__(self, video_scale: torch.Tensor, video_shift: torch.Tensor, mel_scale: torch.Tensor,
+                 mel_shift: torch.Tensor) -> None:
+        super().__init__()
+        self.register_buffer("video_scale", video_scale.view(1, -1, 1, 1, 1).clone())
+        self.register_buffer("video_shift", video_shift.view(1, -1, 1, 1, 1).clone())
+        self.register_buffer("mel_scale", mel_scale.view(1, -1, 1).clone())
+        self.register_buffer("mel_shift", mel_shift.view(1, -1, 1).clone())
+
+    def forward(self, video: torch.Tensor, mel: torch.Tensor, video_lengths: torch.Tensor,
+                mel_lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        video = video.to(torch.float32).mul_(self.video_scale).add_(self.video_shift)
+        mel = mel.to(torch.float32).mul(self.mel_scale).add_(self.mel_shift)
+        frames = torch.arange(video.shape[2], device=video.device)
+        video.mul_((frames[None] < video_lengths[:, None]).view(video.shape[0], 1, -1, 1, 1))
+        mel_frames = torch.arange(mel.shape[2], device=mel.device)
+        mel.mul_((mel_frames[None] < mel_lengths[:, None]).view(mel.shape[0], 1, -1))
+        return video, mel

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import json
 import logging
 import os
@@ -20,17 +21,24 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import distributed
+from torch import distributed, nn
 from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 
 from models.model import Decoder, LipToSpeech, ModelParams, Shapes
 from pipeline.compute.device import resolve_device
+from pipeline.io.files import remove, replacing
 from pipeline.io.manifest import read_manifest, speakers_by_id
 from pipeline.io.splits import load_split
 from pipeline.io.store import StoreReader
-from pipeline.learn.checkpoint import preprocessing, save_checkpoint
-from pipeline.learn.dataset import Batch, LipSpeechDataset, collate, worker_init_fn
-from pipeline.learn.normalization import Normalization
+from pipeline.learn.checkpoint import preprocessing, write_checkpoint
+from pipeline.learn.dataset import (
+    Batch,
+    LipSpeechDataset,
+    collate,
+    transcripts,
+    worker_init_fn,
+)
+from pipeline.learn.normalization import BatchNormalizer, Normalization
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +55,15 @@ class TrainParams:
     max_epochs: int = 6
     seed: int = 1337
     window: int | None = None  # frames per example; the mlp decoder needs one (default: median length)
+    shift: int = 0  # augmentation: move each training video by up to this many pixels (jitter)
+    time_mask: int = 0  # augmentation: blank a span of up to this many frames of each training video
     num_workers: int = 0
     device: str = "auto"  # auto | cpu | cuda
+    resume: bool = True  # a killed run continues from its last finished epoch (same params and data)
+
+
+# What a run may change and still resume (they do not change what each epoch computes).
+RESUMABLE = ("max_epochs", "early_stopping", "num_workers", "device", "resume")
 
 
 @dataclass(frozen=True)
@@ -115,12 +130,13 @@ def build(decoder: Decoder, model: ModelParams, train: TrainParams, normalize: N
           data: TrainingData) -> Setup:
     """Datasets, the model (shaped by the stores), the stats and the preprocessing record."""
     stats = json.loads(data.stats.read_text())
-    speaker_of = speakers_by_id(read_manifest(data.manifest))
+    utterances = read_manifest(data.manifest)
     features, mels = StoreReader(data.features), StoreReader(data.mels)
     window = train.window
     if decoder == "mlp" and window is None:
         window = int(np.median(list(features.lengths.values())))
-    common = dict(stats=stats, speaker_of=speaker_of, normalize=normalize, window=window)
+    common = dict(stats=stats, speaker_of=speakers_by_id(utterances), normalize=normalize, window=window,
+                  text_of=transcripts(utterances))
     train_set = LipSpeechDataset(load_split(data.split, "train"), features, mels, seed=train.seed, **common)
     # Validation sees every frame once: whole utterances, or consecutive windows when windowed.
     val_set = LipSpeechDataset(load_split(data.split, "val"), features, mels, stride=window, **common)
@@ -136,20 +152,46 @@ def autocast_for(device: torch.device):
     return torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
 
 
-def to_device(batch: Batch, device: torch.device) -> tuple[torch.Tensor, ...]:
-    """video, mel, video lengths, mel lengths, speakers on `device`."""
-    return (batch.video.to(device, non_blocking=True), batch.mel.to(device, non_blocking=True),
-            batch.video_lengths.to(device), batch.mel_lengths.to(device), batch.speakers.to(device))
+def to_device(batch: Batch, device: torch.device, normalizer: BatchNormalizer) -> tuple[torch.Tensor, ...]:
+    """video, mel (normalised there, from the stored dtypes), video lengths, mel lengths, speakers
+    on `device`; the copies are asynchronous from pinned memory."""
+    video_lengths, mel_lengths = batch.video_lengths.to(device), batch.mel_lengths.to(device)
+    video, mel = normalizer(batch.video.to(device, non_blocking=True), batch.mel.to(device, non_blocking=True),
+                            video_lengths, mel_lengths)
+    return video, mel, video_lengths, mel_lengths, batch.speakers.to(device)
+
+
+def augment(video: torch.Tensor, lengths: torch.Tensor, shift: int, time_mask: int) -> torch.Tensor:
+    """Training-time augmentation of normalised videos (B, C, T, S, S), from torch's random state:
+    each video moved by up to `shift` pixels in x and y (edges repeated), and a span of up to
+    `time_mask` of its frames set to 0 (the mean, under standard normalisation)."""
+    if shift:
+        moved = []
+        for sample in video:
+            dy, dx = (int(v) for v in torch.randint(-shift, shift + 1, (2,)))
+            padded = nn.functional.pad(sample, (shift, shift, shift, shift), mode="replicate")
+            size = video.shape[-1]
+            moved.append(padded[..., shift + dy:shift + dy + size, shift + dx:shift + dx + size])
+        video = torch.stack(moved)
+    if time_mask:
+        video = video.clone()
+        for index, length in enumerate(lengths.tolist()):
+            span = int(torch.randint(0, time_mask + 1, ()))
+            if 0 < span < length:
+                start = int(torch.randint(0, length - span + 1, ()))
+                video[index, :, start:start + span] = 0
+    return video
 
 
 def train_step(network: torch.nn.Module, model: LipToSpeech, batch: Batch, optimizer: torch.optim.Optimizer,
-               device: torch.device) -> float:
-    """One optimisation step on a batch; `network` is the model or its DDP wrapper (which averages
-    the gradients across processes in `backward`). Returns the batch's loss."""
-    video, mel, video_lengths, mel_lengths, speakers = to_device(batch, device)
+               device: torch.device, normalizer: BatchNormalizer, shift: int = 0, time_mask: int = 0) -> float:
+    """One optimisation step on a batch (augmented as asked); `network` is the model or its DDP
+    wrapper (which averages the gradients across processes in `backward`). Returns the loss."""
+    video, mel, video_lengths, mel_lengths, speakers = to_device(batch, device, normalizer)
+    video = augment(video, video_lengths, shift, time_mask)
     with autocast_for(device):
         outputs = network(video, video_lengths, speakers, mel, mel_lengths)
-        loss = model.loss(outputs, mel, mel_lengths)
+        loss = model.loss(outputs, mel, mel_lengths, batch.texts, video_lengths)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
@@ -170,14 +212,15 @@ def _ratio(totals: list[float]) -> float:
 
 @torch.no_grad()
 def validation_loss(network: torch.nn.Module, model: LipToSpeech, loader: DataLoader, device: torch.device,
-                    world: int = 1) -> float:
-    """Mean loss per utterance over the loader (all processes together)."""
+                    normalizer: BatchNormalizer, world: int = 1) -> float:
+    """Mean mel loss per utterance over the loader (all processes together): the speech part
+    only, so recipes with and without the lip-reading head compare."""
     network.eval()
     totals = [0.0, 0.0]
     for batch in loader:
-        video, mel, video_lengths, mel_lengths, speakers = to_device(batch, device)
+        video, mel, video_lengths, mel_lengths, speakers = to_device(batch, device, normalizer)
         with autocast_for(device):
-            loss = model.loss(network(video, video_lengths, speakers, mel, mel_lengths), mel, mel_lengths)
+            loss = model.mel_loss(network(video, video_lengths, speakers, mel, mel_lengths), mel, mel_lengths)
         totals[0] += loss.item() * len(batch.ids)
         totals[1] += len(batch.ids)
     return _ratio(_sum_across(totals, world))
@@ -190,6 +233,18 @@ def _live(directory: Path):
     return Live(dir=str(directory), dvcyaml=None, save_dvc_exp=False, report=None)
 
 
+def resume_path(checkpoint: Path) -> Path:
+    """Where a run keeps the state it resumes from (next to the checkpoint, out of git and DVC)."""
+    return checkpoint.with_name(checkpoint.name + ".resume")
+
+
+def fingerprint(params: dict, stats: dict, setup: Setup) -> str:
+    """What a run's epochs depend on: params (but RESUMABLE ones), the stats, the train and val ids."""
+    kept = {**params, "train": {k: v for k, v in params["train"].items() if k not in RESUMABLE}}
+    text = json.dumps([kept, stats, setup.train_set.ids, setup.val_set.ids], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def fit(decoder: Decoder, model_params: ModelParams, train: TrainParams, normalize: Normalization,
         data: TrainingData, checkpoint: Path, live_dir: Path, rank: int = 0, world: int = 1) -> dict:
     """Train; the best epoch's checkpoint goes to `checkpoint` and the curves to `live_dir` (rank
@@ -200,6 +255,7 @@ def fit(decoder: Decoder, model_params: ModelParams, train: TrainParams, normali
         device = torch.device("cuda", rank % torch.cuda.device_count())
     setup = build(decoder, model_params, train, normalize, data)
     model, train_set = setup.model.to(device), setup.train_set
+    normalizer = train_set.normalizer.module().to(device)
     network = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     generator = torch.Generator().manual_seed(train.seed)
     sampler = (DistributedSampler(train_set, world, rank, shuffle=True, seed=train.seed) if world > 1
@@ -217,8 +273,33 @@ def fit(decoder: Decoder, model_params: ModelParams, train: TrainParams, normali
               "normalize": normalize}
     live = _live(live_dir) if rank == 0 else None
     progress = Progress(train.early_stopping)
-    epochs, samples, compute_seconds, wait_seconds = 0, 0, 0.0, 0.0
-    for epoch in range(1, train.max_epochs + 1):
+    history: list[dict[str, float]] = []  # per epoch: the curves, re-logged when resuming
+    state_path, key = resume_path(checkpoint), fingerprint(params, setup.stats, setup)
+    first_epoch, best = 1, None  # best: the best epoch's checkpoint contents, kept for resuming
+    if train.resume and state_path.is_file():
+        state = torch.load(state_path, map_location="cpu", weights_only=True)
+        if state["fingerprint"] != key:
+            log.warning("%s is from other params or data: starting afresh", state_path)
+        else:
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            scheduler.load_state_dict(state["scheduler"])
+            torch.set_rng_state(state["torch_rng"].cpu())
+            generator.set_state(state["sampler_rng"].cpu())
+            progress = Progress(train.early_stopping, *state["progress"])
+            history, first_epoch, best = state["history"], state["epoch"] + 1, state["best"]
+            if best is not None and rank == 0:
+                write_checkpoint(checkpoint, **best)
+            for logged in history if live is not None else []:
+                for name, value in logged.items():
+                    live.log_metric(name, value)
+                live.next_step()
+            log.info("resuming after epoch %d of %s (best val loss %.5f at epoch %d)", state["epoch"], state_path,
+                     progress.best, progress.best_epoch)
+    epochs, samples, compute_seconds, wait_seconds = first_epoch - 1, 0, 0.0, 0.0
+    for epoch in range(first_epoch, train.max_epochs + 1):
+        if progress.stop:
+            break
         epochs = epoch
         train_set.set_epoch(epoch)
         if world > 1:
@@ -229,29 +310,40 @@ def fit(decoder: Decoder, model_params: ModelParams, train: TrainParams, normali
         for batch in train_loader:
             started = time.perf_counter()
             wait_seconds += started - ready
-            loss = train_step(network, model, batch, optimizer, device)
+            loss = train_step(network, model, batch, optimizer, device, normalizer, train.shift, train.time_mask)
             totals[0] += loss * len(batch.ids)
             totals[1] += len(batch.ids)
             samples += len(batch.ids)
             ready = time.perf_counter()
             compute_seconds += ready - started
         train_loss = _ratio(_sum_across(totals, world))
-        val_loss = validation_loss(network, model, val_loader, device, world)
+        val_loss = validation_loss(network, model, val_loader, device, normalizer, world)
         scheduler.step(val_loss)
         improved = progress.update(epoch, val_loss)
+        history.append({"train/loss": train_loss, "val/loss": val_loss, "lr": optimizer.param_groups[0]["lr"]})
         if improved and rank == 0:
-            save_checkpoint(checkpoint, model, setup.stats, setup.preprocessing, params, epoch, val_loss)
+            best = {"state_dict": {name: t.detach().cpu().clone() for name, t in model.state_dict().items()},
+                    "config": model.config(), "stats": setup.stats, "preprocessed": setup.preprocessing,
+                    "params": params, "epoch": epoch, "val_loss": val_loss}
+            write_checkpoint(checkpoint, **best)
         if live is not None:
-            live.log_metric("train/loss", train_loss)
-            live.log_metric("val/loss", val_loss)
-            live.log_metric("lr", optimizer.param_groups[0]["lr"])
+            for name, value in history[-1].items():
+                live.log_metric(name, value)
             live.next_step()
         log.info("epoch %d: train %.5f, val %.5f%s", epoch, train_loss, val_loss, " (best)" if improved else "")
+        if rank == 0:
+            with replacing(state_path) as partial:
+                torch.save({"fingerprint": key, "epoch": epoch, "model": model.state_dict(),
+                            "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                            "torch_rng": torch.get_rng_state(), "sampler_rng": generator.get_state(),
+                            "progress": [progress.best, progress.best_epoch, progress.since_best],
+                            "history": history, "best": best}, partial)
         if progress.stop:
             log.info("no val improvement for %d epochs: stopping", progress.since_best)
-            break
     if live is not None:
         live.end()
+    if rank == 0:
+        remove(state_path)  # the run is complete: nothing to resume
     elapsed = max(compute_seconds + wait_seconds, 1e-9)
     return {
         "decoder": decoder,

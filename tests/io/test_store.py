@@ -26,11 +26,13 @@ def _utterances(count: int, seed: int = 0) -> dict[str, dict[str, np.ndarray]]:
     return out
 
 
+@pytest.mark.parametrize("compression", ["zstd", "lz4", "none"])
 @pytest.mark.parametrize("store_format", FORMATS)
-def test_round_trip_in_either_format(tmp_path: Path, store_format: str):
+def test_round_trip_in_either_format(tmp_path: Path, store_format: str, compression: str):
     data = _utterances(150)
     path = tmp_path / "store"
-    with StoreWriter(path, FIELDS, typical_length=75, params=StoreParams(store_format, 16), attrs={"kind": "x"}) as w:
+    params = StoreParams(store_format, 16, compression)
+    with StoreWriter(path, FIELDS, typical_length=75, params=params, attrs={"kind": "x"}) as w:
         for uid, arrays in data.items():
             w.write(uid, **arrays)
     reader = StoreReader(path)
@@ -189,3 +191,19 @@ def test_a_stage_on_a_damaged_store_ends_with_one_line_and_status_1(tmp_path: Pa
     errors = [line for line in done.stderr.splitlines() if line.strip()]
     assert errors == [f"ERROR pipeline.stages.derivatives: store {path} has a damaged zarr.json "
                       f"(Expecting property name enclosed in double quotes: line 1 column 3 (char 2))"], done.stderr
+
+
+def test_compression_trades_size_for_reading_speed(tmp_path: Path):
+    """The same int16 features: zstd smallest, lz4 larger, none the raw bytes (HDF5 without a filter)."""
+    rng = np.random.default_rng(0)
+    smooth = np.cumsum(rng.integers(-3, 4, size=(40 * 75, 3, 32, 32)), axis=0).astype(np.int16)
+    sizes = {}
+    for store_format, compression in (("zarr", "zstd"), ("zarr", "lz4"), ("hdf5", "none")):
+        path = tmp_path / f"{store_format}.{compression}"
+        with StoreWriter(path, {"video": ((3, 32, 32), "int16")}, 75, StoreParams(store_format, 64, compression)) as w:
+            for index in range(40):
+                w.write(f"u{index:02d}", video=smooth[75 * index:75 * (index + 1)])
+        files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+        sizes[compression] = sum(p.stat().st_size for p in files)
+        np.testing.assert_array_equal(StoreReader(path).read("u07")["video"], smooth[75 * 7:75 * 8])
+    assert sizes["zstd"] < sizes["lz4"] < sizes["none"] and sizes["none"] >= smooth.nbytes

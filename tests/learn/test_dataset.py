@@ -15,24 +15,51 @@ def _dataset(stores, split="train", **options) -> LipSpeechDataset:
                                        stores["manifest"], **options)
 
 
-def test_reader_normalises_with_train_stats(stores):
-    dataset = _dataset(stores, normalize="standard")
+def _normalised(dataset: LipSpeechDataset) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every sample normalised by the batch module, real frames only, joined along time."""
+    batch = collate([dataset[i] for i in range(len(dataset))])
+    video, mel = dataset.normalizer.module()(batch.video, batch.mel, batch.video_lengths, batch.mel_lengths)
+    return (torch.cat([v[:, :n] for v, n in zip(video, batch.video_lengths)], dim=1),
+            torch.cat([m[:, :n] for m, n in zip(mel, batch.mel_lengths)], dim=1))
+
+
+def test_the_reader_hands_out_the_stored_dtypes(stores):
+    dataset = _dataset(stores)
     sample = dataset[0]
-    assert sample.video.shape == (3, 75, 64, 64) and sample.mel.shape == (80, 225)
-    assert sample.video.dtype == torch.float32 and sample.speaker in (0, 1)
-    videos = torch.cat([dataset[i].video for i in range(len(dataset))], dim=1)
-    np.testing.assert_allclose(videos.mean(dim=(1, 2, 3)).numpy(), 0, atol=1e-3)
-    np.testing.assert_allclose(videos.std(dim=(1, 2, 3)).numpy(), 1, atol=1e-2)
+    stored = StoreReader(stores["features"]).read(sample.id)["video"]
+    assert sample.video.dtype == torch.int16 and sample.video.shape == (3, 75, 64, 64)
+    assert torch.equal(sample.video, torch.from_numpy(stored).transpose(0, 1))
+    assert sample.mel.dtype == torch.float32 and sample.mel.shape == (80, 225) and sample.speaker in (0, 1)
+    assert sample.text and sample.text.split()[0] in ("bin", "lay", "place", "set")
+
+
+def test_batches_are_normalised_with_train_stats_where_they_are(stores):
+    video, _ = _normalised(_dataset(stores, normalize="standard"))
+    np.testing.assert_allclose(video.mean(dim=(1, 2, 3)).numpy(), 0, atol=1e-3)
+    np.testing.assert_allclose(video.std(dim=(1, 2, 3)).numpy(), 1, atol=1e-2)
     minmax = _dataset(stores, normalize="minmax")
-    video = torch.cat([minmax[i].video for i in range(len(minmax))], dim=1)
-    mel = torch.cat([minmax[i].mel for i in range(len(minmax))], dim=1)
+    video, mel = _normalised(minmax)
     assert video.min() == pytest.approx(-1, abs=1e-5) and video.max() == pytest.approx(1, abs=1e-5)
     assert mel.min() == pytest.approx(0, abs=1e-5) and mel.max() == pytest.approx(1, abs=1e-5)
     raw = StoreReader(stores["mels"]).read(minmax.ids[0])["mel"].T
-    np.testing.assert_allclose(minmax.normalizer.mel_to_raw(minmax[0].mel.numpy()), raw, rtol=1e-4, atol=1e-4)
-    none = _dataset(stores, normalize="none")[0]
-    np.testing.assert_array_equal(none.video[1].numpy(),
-                                  StoreReader(stores["features"]).read(none.id)["video"][:, 1].astype(np.float32))
+    np.testing.assert_allclose(minmax.normalizer.mel_to_raw(mel[:, :225].numpy()), raw, rtol=1e-4, atol=1e-4)
+    video, _ = _normalised(_dataset(stores, normalize="none"))
+    stored = StoreReader(stores["features"]).read(minmax.ids[0])["video"]
+    np.testing.assert_array_equal(video[1, :75].numpy(), stored[:, 1].astype(np.float32))
+
+
+def test_the_batch_module_gives_the_per_sample_normalisation_and_zero_padding(stores):
+    """The same numbers as normalising each sample on the CPU, then padding with zeros."""
+    long, short = _dataset(stores, window=30), _dataset(stores, window=20)
+    batch = collate([long[0], short[1]])
+    video, mel = long.normalizer.module()(batch.video, batch.mel, batch.video_lengths, batch.mel_lengths)
+    for index, sample in enumerate([long[0], short[1]]):
+        frames = sample.video.shape[1]
+        expected_video = long.normalizer.video(sample.video.transpose(0, 1))
+        expected_mel = long.normalizer.mel(sample.mel.T.numpy())
+        torch.testing.assert_close(video[index, :, :frames], expected_video, atol=1e-6, rtol=0)
+        torch.testing.assert_close(mel[index, :, :3 * frames], expected_mel, atol=1e-6, rtol=0)
+    assert torch.all(video[1, :, 20:] == 0) and torch.all(mel[1, :, 60:] == 0)
 
 
 def test_collate_pads_and_reports_lengths(stores):
@@ -54,9 +81,7 @@ def test_windows_random_per_epoch_and_sliding_with_overlap(stores):
     starts = [start for utterance_id, start in sliding.items if utterance_id == sliding.ids[0]]
     assert starts == [0, 20, 40, 60]  # the last window is moved back to end at frame 75
     full = dataset.features.read(sliding.ids[0])["video"]
-    last = sliding[3].video
-    expected = sliding.normalizer.video(full[45:75])
-    np.testing.assert_allclose(last.numpy(), expected)
+    np.testing.assert_array_equal(sliding[3].video.transpose(0, 1).numpy(), full[45:75])
     assert sliding[3].mel.shape == (80, 90)
 
 

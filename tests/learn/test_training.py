@@ -49,13 +49,15 @@ def test_a_run_whose_val_loss_rises_keeps_the_best_epoch_stops_early_and_lowers_
     val_set = LipSpeechDataset.from_files(stores["split"], "val", stores["features"], stores["mels"], stores["stats"],
                                           stores["manifest"], window=16, stride=16)
     loader = torch.utils.data.DataLoader(val_set, batch_size=2, collate_fn=collate)
-    assert validation_loss(model, model, loader, torch.device("cpu")) == pytest.approx(min(val), rel=1e-5)
+    normalizer = val_set.normalizer.module()
+    assert validation_loss(model, model, loader, torch.device("cpu"), normalizer) == pytest.approx(min(val), rel=1e-5)
 
 
-def _batches(stores) -> list:
+def _batches(stores) -> tuple[list, torch.nn.Module]:
+    """Two training windows and the normalisation the training step applies to them."""
     dataset = LipSpeechDataset.from_files(stores["split"], "train", stores["features"], stores["mels"],
                                           stores["stats"], stores["manifest"], window=16, seed=3)
-    return [dataset[0], dataset[1]]
+    return [dataset[0], dataset[1]], dataset.normalizer.module()
 
 
 def _model(samples) -> LipToSpeech:
@@ -67,25 +69,26 @@ def _model(samples) -> LipToSpeech:
     return LipToSpeech("conv", TINY_MODEL, shapes).eval()
 
 
-def _ddp_step(rank: int, samples, rendezvous: str, out: str) -> None:
+def _ddp_step(rank: int, samples, normalizer, rendezvous: str, out: str) -> None:
     distributed.init_process_group("gloo", init_method=f"file://{rendezvous}", rank=rank, world_size=2)
     try:
         torch.set_num_threads(1)
         model = _model(samples)
         network = torch.nn.parallel.DistributedDataParallel(model)
         optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-        train_step(network, model, collate([samples[rank]]), optimizer, torch.device("cpu"))
+        train_step(network, model, collate([samples[rank]]), optimizer, torch.device("cpu"), normalizer)
         torch.save(model.state_dict(), f"{out}/rank{rank}.pt")
     finally:
         distributed.destroy_process_group()
 
 
 def test_ddp_processes_end_a_step_with_the_weights_of_one_process_on_the_union_batch(stores, tmp_path: Path):
-    samples = _batches(stores)
-    mp.spawn(_ddp_step, args=(samples, str(tmp_path / "rendezvous"), str(tmp_path)), nprocs=2, join=True)
+    samples, normalizer = _batches(stores)
+    mp.spawn(_ddp_step, args=(samples, normalizer, str(tmp_path / "rendezvous"), str(tmp_path)), nprocs=2, join=True)
     ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(2)]
     single = _model(samples)
-    train_step(single, single, collate(samples), torch.optim.SGD(single.parameters(), lr=0.1), torch.device("cpu"))
+    train_step(single, single, collate(samples), torch.optim.SGD(single.parameters(), lr=0.1), torch.device("cpu"),
+               normalizer)
     before = _model(samples).state_dict()
     moved = 0
     for name, weights in single.state_dict().items():
@@ -99,14 +102,72 @@ def test_ddp_processes_end_a_step_with_the_weights_of_one_process_on_the_union_b
 def test_a_bf16_training_step_on_cuda_follows_the_fp32_cpu_step(stores):
     """train_step on CUDA runs under bf16 autocast: its loss matches the CPU's fp32 loss to bf16
     precision, and the weights move the same way."""
-    samples = _batches(stores)
+    samples, normalizer = _batches(stores)
     losses, updates = {}, {}
     for device in ("cpu", "cuda"):
         model = _model(samples).to(device)
         before = {name: p.detach().clone().cpu() for name, p in model.named_parameters()}
         optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-        losses[device] = train_step(model, model, collate(samples), optimizer, torch.device(device))
+        losses[device] = train_step(model, model, collate(samples), optimizer, torch.device(device),
+                                    normalizer.to(device))
         updates[device] = torch.cat([(p.detach().cpu() - before[name]).flatten()
                                      for name, p in model.named_parameters()])
     assert losses["cuda"] == pytest.approx(losses["cpu"], rel=2e-2)
     assert torch.nn.functional.cosine_similarity(updates["cuda"], updates["cpu"], dim=0) > 0.95
+
+
+def test_a_killed_run_resumes_from_its_last_epoch_to_the_same_result(stores, tmp_path: Path):
+    """`python -m pipeline train` killed (SIGKILL) after its second epoch, then run again:
+    it continues from the saved epoch and ends with the uninterrupted run's best val loss,
+    curves and weights."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import yaml
+
+    from tests.conftest import REPO
+
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump({
+        "decoder": "conv", "normalize": "standard",
+        "model": {"width": 0.125, "gru_hidden": 16, "conv_channels": 16, "dropout": 0.25},
+        "train": {"batch_size": 1, "max_epochs": 5, "lr": 0.003, "shift": 2, "time_mask": 5, "device": "cpu"},
+    }))
+
+    def command(out: Path) -> list[str]:
+        return [sys.executable, "-m", "pipeline", "train", "--params", str(params), "--features", str(stores["features"]),
+                "--mels", str(stores["mels"]), "--split", str(stores["split"]), "--stats", str(stores["stats"]),
+                "--manifest", str(stores["manifest"]), "--out", str(out / "model.pt"),
+                "--metrics", str(out / "train.json"), "--live", str(out / "dvclive")]
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    subprocess.run(command(whole), env=env, check=True, capture_output=True, timeout=300)
+    state = killed / "model.pt.resume"
+    process = subprocess.Popen(command(killed), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline and process.poll() is None:
+        if state.is_file() and torch.load(state, weights_only=True)["epoch"] >= 2:
+            process.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.05)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    stopped_after = torch.load(state, weights_only=True)["epoch"]
+    assert 2 <= stopped_after < 5
+    (killed / "model.pt").unlink(missing_ok=True)  # as `dvc repro` removes outputs before rerunning
+    again = subprocess.run(command(killed), env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert f"resuming after epoch {stopped_after}" in again.stderr
+    assert not state.exists()  # complete: nothing left to resume
+    summaries = [json.loads((run / "train.json").read_text()) for run in (whole, killed)]
+    assert summaries[0]["best_val_loss"] == summaries[1]["best_val_loss"]
+    assert summaries[0]["epochs"] == summaries[1]["epochs"] == 5
+    assert _curve(whole / "dvclive", "val/loss.tsv") == _curve(killed / "dvclive", "val/loss.tsv")
+    weights = [torch.load(run / "model.pt", weights_only=True)["state_dict"] for run in (whole, killed)]
+    for name, tensor in weights[0].items():
+        assert torch.equal(tensor, weights[1][name]), name

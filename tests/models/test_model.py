@@ -154,3 +154,33 @@ def test_each_decoder_overfits_one_batch(decoder: str):
 def test_flow_with_postnet_is_refused():
     with pytest.raises(ValueError, match="postnet does not apply"):
         LipToSpeech("flow", ModelParams(postnet=True), _shapes())
+
+
+def test_ctc_text_encoding_and_greedy_decoding():
+    from models.model import VOCABULARY, encode_text, greedy_decode
+
+    classes = encode_text("Bin blue at F two now!")
+    assert len(classes) == len("bin blue at f two now") and min(classes) >= 1
+    assert "".join(VOCABULARY[c - 1] for c in classes) == "bin blue at f two now"
+    # Repeats collapse, blanks separate real repeats, blanks vanish.
+    assert greedy_decode([0, 2, 2, 0, 2, 3, 3, 0, 1, 0]) == "aab"
+
+
+def test_the_lip_reading_head_learns_a_transcript_and_adds_nothing_without_one():
+    torch.manual_seed(0)
+    params = ModelParams(**{**TINY.__dict__, "ctc_weight": 1.0})
+    model = LipToSpeech("conv", params, _shapes(frames=16))
+    video, lengths, speakers, mel, mel_lengths = _batch(2, 16, size=16, seed=2)
+    texts = ["bin blue", "set red"]
+    outputs = model(video, lengths, speakers, mel, mel_lengths)
+    assert outputs["ctc_log_probs"].shape == (2, 16, 29)
+    assert model.loss(outputs, mel, mel_lengths, ["", ""], lengths) == model.mel_loss(outputs, mel, mel_lengths)
+    assert model.loss(outputs, mel, mel_lengths, texts, lengths) > model.mel_loss(outputs, mel, mel_lengths)
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    for _ in range(300):
+        optimizer.zero_grad()
+        model.loss(model(video, lengths, speakers, mel, mel_lengths), mel, mel_lengths, texts, lengths).backward()
+        optimizer.step()
+    model.train()  # batch statistics, as in training
+    assert model.lipread(video, lengths) == texts
+    assert LipToSpeech.from_config(model.config()).ctc is not None and model.config()["vocabulary"]

@@ -32,7 +32,8 @@ def test_training_writes_a_loadable_checkpoint_metrics_and_curves(stores, tmp_pa
     dataset = LipSpeechDataset.from_files(stores["split"], "test", stores["features"], stores["mels"],
                                           stores["stats"], stores["manifest"], window=16, stride=16)
     batch = collate([dataset[0]])
-    mel = model.infer(batch.video, batch.video_lengths, batch.speakers, sigma=0.0)
+    video, _ = dataset.normalizer.module()(batch.video, batch.mel, batch.video_lengths, batch.mel_lengths)
+    mel = model.infer(video, batch.video_lengths, batch.speakers, sigma=0.0)
     assert mel.shape == batch.mel.shape and torch.isfinite(mel).all()
 
 
