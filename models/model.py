@@ -29,7 +29,7 @@ class ModelParams:
 
     width: float = 0.125  # ResNet18 channel multiplier; 1.0 is the thesis
     gru_hidden: int = 128
-    bidirectional: bool = False
+    bidirectional: bool = True
     dropout: float = 0.25
     mlp_hidden: int = 512  # the thesis: 2000
     conv_channels: int = 128
@@ -38,7 +38,7 @@ class ModelParams:
     flow_hidden: int = 256
     sigma: float = 1.0  # flow: training noise scale and default sampling scale
     postnet: bool = False
-    speaker_embedding: bool = False
+    speaker_embedding: bool = True
     mel_loss: Literal["mse", "l1+mse"] = "mse"  # mlp, conv: on the normalised mel
     ctc_weight: float = 0.0  # lip-reading head on the encoder; 0: none
 

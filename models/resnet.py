@@ -42,6 +42,9 @@ class ResNet18(nn.Module):
             previous = channels
         self.stages = nn.Sequential(*stages)
         self.out_features = widths[-1]
+        # Channels-last convolutions are about a third faster on a CPU (oneDNN) and suit GPU tensor cores.
+        self.to(memory_format=torch.channels_last)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.flatten(nn.functional.adaptive_avg_pool2d(self.stages(self.stem(x)), 1), 1)
+        x = self.stem(x.contiguous(memory_format=torch.channels_last))
+        return torch.flatten(nn.functional.adaptive_avg_pool2d(self.stages(x), 1), 1)

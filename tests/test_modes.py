@@ -115,3 +115,19 @@ def test_postnet_and_speaker_embedding_and_speak_with_a_speaker(tiny_corpus, tmp
     assert np.abs(voices["s1"] - voices["s2"]).mean() > 1e-4  # the speaker changes the voice
     seconds = speak(video, tmp_path / "s2.wav", result["model"], LandmarksParams(), FAST, speaker="s2")
     assert seconds == pytest.approx(3.0, abs=1e-3)
+
+
+def test_lip_reading_head_l1_loss_onecycle_and_augmentation_through_evaluate(tiny_corpus, tmp_path: Path):
+    model = dataclasses.replace(TINY_MODEL, ctc_weight=0.5, mel_loss="l1+mse")
+    train = dataclasses.replace(ONE_EPOCH, schedule="onecycle", shift=2, time_mask=4)
+    result = _pipeline(tiny_corpus[0], tmp_path, model=model, train=train)
+    _check(result)
+    assert result["checkpoint"]["config"]["vocabulary"] == " abcdefghijklmnopqrstuvwxyz'"
+    summary = result["summary"]
+    # What the head reads from the video alone, scored against the transcript: overall, per
+    # speaker and per utterance (one epoch reads little: the figure only has to be a real WER).
+    assert summary["lipreading_wer"] is not None and summary["lipreading_wer"] >= 0
+    assert all(block["lipreading_wer"] is not None for block in summary["per_speaker"].values())
+    per_utterance = json.loads((tmp_path / "per_utterance.json").read_text())
+    read = [entry["model"]["lipread"] for entry in per_utterance.values()]
+    assert read and all(isinstance(text, str) for text in read)

@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
@@ -43,16 +44,20 @@ from pipeline.learn.normalization import BatchNormalizer, Normalization
 log = logging.getLogger(__name__)
 
 
+Schedule = Literal["plateau", "onecycle"]
+
+
 @dataclass(frozen=True)
 class TrainParams:
     """`train` in params.yaml; defaults as params.yaml (the thesis: lr 1e-4, up to 128 epochs)."""
 
     batch_size: int = 8
-    lr: float = 1e-3
-    lr_factor: float = 0.2  # ReduceLROnPlateau
+    lr: float = 3e-3  # onecycle: the peak
+    schedule: Schedule = "onecycle"  # plateau: ReduceLROnPlateau on val loss | onecycle: warm up, anneal to 0
+    lr_factor: float = 0.2  # plateau
     lr_patience: int = 4
     early_stopping: int = 8  # epochs without val improvement
-    max_epochs: int = 6
+    max_epochs: int = 20
     seed: int = 1337
     window: int | None = None  # frames per example; the mlp decoder needs one (default: median length)
     shift: int = 0  # augmentation: move each training video by up to this many pixels (jitter)
@@ -62,7 +67,8 @@ class TrainParams:
     resume: bool = True  # a killed run continues from its last finished epoch (same params and data)
 
 
-# What a run may change and still resume (they do not change what each epoch computes).
+# What a run may change and still resume (they do not change what each epoch computes; max_epochs
+# does under onecycle, whose learning rate runs out at the last epoch).
 RESUMABLE = ("max_epochs", "early_stopping", "num_workers", "device", "resume")
 
 
@@ -233,6 +239,17 @@ def _live(directory: Path):
     return Live(dir=str(directory), dvcyaml=None, save_dvc_exp=False, report=None)
 
 
+def make_scheduler(optimizer: torch.optim.Optimizer, train: TrainParams, steps_per_epoch: int):
+    """The learning-rate schedule: plateau steps once per epoch on the val loss, onecycle once per
+    batch (30 % warm-up to `lr`, then cosine annealing towards 0 at `max_epochs`)."""
+    if train.schedule == "onecycle":
+        # One step more than batches: the loop steps after every batch, the last one included, and
+        # the schedule's floor is its last step.
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=train.lr,
+                                                   total_steps=train.max_epochs * steps_per_epoch + 1)
+    return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=train.lr_factor, patience=train.lr_patience)
+
+
 def resume_path(checkpoint: Path) -> Path:
     """Where a run keeps the state it resumes from (next to the checkpoint, out of git and DVC)."""
     return checkpoint.with_name(checkpoint.name + ".resume")
@@ -240,7 +257,8 @@ def resume_path(checkpoint: Path) -> Path:
 
 def fingerprint(params: dict, stats: dict, setup: Setup) -> str:
     """What a run's epochs depend on: params (but RESUMABLE ones), the stats, the train and val ids."""
-    kept = {**params, "train": {k: v for k, v in params["train"].items() if k not in RESUMABLE}}
+    resumable = [k for k in RESUMABLE if not (k == "max_epochs" and params["train"]["schedule"] == "onecycle")]
+    kept = {**params, "train": {k: v for k, v in params["train"].items() if k not in resumable}}
     text = json.dumps([kept, stats, setup.train_set.ids, setup.val_set.ids], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -268,7 +286,7 @@ def fit(decoder: Decoder, model_params: ModelParams, train: TrainParams, normali
     val_loader = DataLoader(setup.val_set, sampler=DistributedSampler(setup.val_set, world, rank, shuffle=False)
                             if world > 1 else None, **loader_options)
     optimizer = torch.optim.Adam(model.parameters(), lr=train.lr)
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=train.lr_factor, patience=train.lr_patience)
+    scheduler = make_scheduler(optimizer, train, len(train_loader))
     params = {"decoder": decoder, "model": dataclasses.asdict(model_params), "train": dataclasses.asdict(train),
               "normalize": normalize}
     live = _live(live_dir) if rank == 0 else None
@@ -311,6 +329,8 @@ def fit(decoder: Decoder, model_params: ModelParams, train: TrainParams, normali
             started = time.perf_counter()
             wait_seconds += started - ready
             loss = train_step(network, model, batch, optimizer, device, normalizer, train.shift, train.time_mask)
+            if train.schedule == "onecycle":
+                scheduler.step()
             totals[0] += loss * len(batch.ids)
             totals[1] += len(batch.ids)
             samples += len(batch.ids)
@@ -318,7 +338,8 @@ def fit(decoder: Decoder, model_params: ModelParams, train: TrainParams, normali
             compute_seconds += ready - started
         train_loss = _ratio(_sum_across(totals, world))
         val_loss = validation_loss(network, model, val_loader, device, normalizer, world)
-        scheduler.step(val_loss)
+        if train.schedule == "plateau":
+            scheduler.step(val_loss)
         improved = progress.update(epoch, val_loss)
         history.append({"train/loss": train_loss, "val/loss": val_loss, "lr": optimizer.param_groups[0]["lr"]})
         if improved and rank == 0:

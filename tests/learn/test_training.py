@@ -31,8 +31,8 @@ def test_progress_keeps_the_best_and_counts_epochs_without_improvement():
 
 def test_a_run_whose_val_loss_rises_keeps_the_best_epoch_stops_early_and_lowers_the_lr(stores, tmp_path: Path):
     """lr 0.03 on the tiny corpus: val loss falls for three epochs, then rises."""
-    train = TrainParams(batch_size=2, lr=0.03, lr_factor=0.2, lr_patience=0, early_stopping=3, max_epochs=12,
-                        window=16)
+    train = TrainParams(batch_size=2, lr=0.03, schedule="plateau", lr_factor=0.2, lr_patience=0, early_stopping=3,
+                        max_epochs=12, window=16)
     summary = train_model(stores, tmp_path, train=train)
     val, lr = _curve(tmp_path / "dvclive", "val/loss.tsv"), _curve(tmp_path / "dvclive", "lr.tsv")
     best = min(range(len(val)), key=val.__getitem__) + 1
@@ -51,6 +51,17 @@ def test_a_run_whose_val_loss_rises_keeps_the_best_epoch_stops_early_and_lowers_
     loader = torch.utils.data.DataLoader(val_set, batch_size=2, collate_fn=collate)
     normalizer = val_set.normalizer.module()
     assert validation_loss(model, model, loader, torch.device("cpu"), normalizer) == pytest.approx(min(val), rel=1e-5)
+
+
+def test_the_onecycle_schedule_warms_up_then_anneals_to_zero_at_the_last_epoch(stores, tmp_path: Path):
+    train = TrainParams(batch_size=1, lr=0.01, schedule="onecycle", early_stopping=99, max_epochs=6, window=16)
+    summary = train_model(stores, tmp_path, train=train)
+    lr = _curve(tmp_path / "dvclive", "lr.tsv")  # at the end of each epoch
+    peak = lr.index(max(lr))
+    assert summary["epochs"] == len(lr) == 6
+    assert lr[0] < max(lr) and peak < len(lr) - 1, lr  # warmed up, then annealed
+    assert lr[:peak + 1] == sorted(lr[:peak + 1]) and lr[peak:] == sorted(lr[peak:], reverse=True), lr
+    assert max(lr) <= train.lr and lr[-1] < train.lr * 1e-3, lr
 
 
 def _batches(stores) -> tuple[list, torch.nn.Module]:
@@ -135,7 +146,8 @@ def test_a_killed_run_resumes_from_its_last_epoch_to_the_same_result(stores, tmp
     params.write_text(yaml.safe_dump({
         "decoder": "conv", "normalize": "standard",
         "model": {"width": 0.125, "gru_hidden": 16, "conv_channels": 16, "dropout": 0.25},
-        "train": {"batch_size": 1, "max_epochs": 5, "lr": 0.003, "shift": 2, "time_mask": 5, "device": "cpu"},
+        "train": {"batch_size": 1, "max_epochs": 5, "lr": 0.003, "schedule": "onecycle", "shift": 2, "time_mask": 5,
+                  "device": "cpu"},
     }))
 
     def command(out: Path) -> list[str]:
@@ -167,7 +179,8 @@ def test_a_killed_run_resumes_from_its_last_epoch_to_the_same_result(stores, tmp
     summaries = [json.loads((run / "train.json").read_text()) for run in (whole, killed)]
     assert summaries[0]["best_val_loss"] == summaries[1]["best_val_loss"]
     assert summaries[0]["epochs"] == summaries[1]["epochs"] == 5
-    assert _curve(whole / "dvclive", "val/loss.tsv") == _curve(killed / "dvclive", "val/loss.tsv")
+    for curve in ("val/loss.tsv", "lr.tsv"):  # lr: the one-cycle schedule went on where it stopped
+        assert _curve(whole / "dvclive", curve) == _curve(killed / "dvclive", curve)
     weights = [torch.load(run / "model.pt", weights_only=True)["state_dict"] for run in (whole, killed)]
     for name, tensor in weights[0].items():
         assert torch.equal(tensor, weights[1][name]), name

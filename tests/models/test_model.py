@@ -7,7 +7,8 @@ import torch
 from models.decoders import FlowStep, reverse_valid
 from models.model import LipToSpeech, ModelParams, Shapes, masked_mse
 
-TINY = ModelParams(width=0.125, gru_hidden=16, mlp_hidden=64, conv_channels=16, flow_hidden=32, dropout=0.0)
+TINY = ModelParams(width=0.125, gru_hidden=16, mlp_hidden=64, conv_channels=16, flow_hidden=32, dropout=0.0,
+                   bidirectional=False, speaker_embedding=False)
 
 
 def _shapes(frames: int = 8, n_speakers: int = 2) -> Shapes:
