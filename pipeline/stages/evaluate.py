@@ -56,12 +56,14 @@ def describe(checkpoint: dict, evaluate: EvaluateParams) -> dict[str, str]:
     """The run in a few lines: what was trained on what, how it speaks, which code."""
     params, crop = checkpoint["params"], checkpoint["preprocessing"]["features"]
     model, train = params["model"], params["train"]
+    # Checkpoints from before `train.schedule` existed were all trained on the plateau schedule.
     return {
         "decoder": params["decoder"],
         "model": ", ".join(f"{key} {model[key]}" for key in ("width", "gru_hidden", "bidirectional", "postnet",
                                                             "speaker_embedding")),
         "training": f"{checkpoint['epoch']} of up to {train['max_epochs']} epochs (best by val loss "
-                    f"{checkpoint['val_loss']:.4f}), lr {train['lr']}, normalize {params['normalize']}",
+                    f"{checkpoint['val_loss']:.4f}), {train.get('schedule', 'plateau')} schedule, lr {train['lr']}, "
+                    f"normalize {params['normalize']}",
         "mouth crops": f"{crop['mode']}, {crop['size']} px, padding {crop['padding']}, channels "
                        f"{', '.join(crop['channels'])}",
         "vocoder": f"{evaluate.vocoder.name}, {evaluate.vocoder.iterations} iterations",
