@@ -1,9 +1,6 @@
 """The whole lip-to-speech model: encoder, optional speaker embedding, a decoder, optional
-postnet, an optional lip-reading (CTC) head; its losses; and building it from params.
-
-The CTC head reads characters of the transcript off the encoder's per-frame output (multi-task
-text supervision, which makes the speech more intelligible); `model.ctc_weight` scales its loss
-next to the mel loss (0: no head). Greedy decoding of it is the model's own lip reading.
+postnet, an optional lip-reading (CTC) head (models.lipreading); its losses; and building it
+from params. `model.ctc_weight` scales the head's loss next to the mel loss (0: no head).
 """
 from __future__ import annotations
 
@@ -16,11 +13,11 @@ from torch import nn
 
 from models.decoders import ConvDecoder, FlowDecoder, MLPDecoder, Postnet
 from models.encoder import Encoder
+from models.lipreading import CHARACTERS, LipReadingHead, Units
 from pipeline.errors import ParamsError
 
 Decoder = Literal["mlp", "conv", "flow"]  # `decoder` in params.yaml
 DECODERS = typing.get_args(Decoder)
-VOCABULARY = " abcdefghijklmnopqrstuvwxyz'"  # CTC classes: blank (0), then these characters
 
 
 @dataclass(frozen=True)
@@ -40,7 +37,10 @@ class ModelParams:
     postnet: bool = False
     speaker_embedding: bool = True
     mel_loss: Literal["mse", "l1+mse"] = "mse"  # mlp, conv: on the normalised mel
-    ctc_weight: float = 0.0  # lip-reading head on the encoder; 0: none
+    ctc_weight: float = 1.0  # lip-reading head on the encoder; 0: none
+    ctc_units: Units = "words"  # what the head reads: characters | words (of the training transcripts)
+    ctc_hidden: int = 64  # the head's bidirectional GRU units; 0: a linear head
+    ctc_detach: bool = True  # stop the CTC gradient at the encoder (a probe); false: multi-task
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,10 @@ class Shapes:
 
 
 class LipToSpeech(nn.Module):
-    def __init__(self, decoder: Decoder, params: ModelParams, shapes: Shapes) -> None:
+    def __init__(self, decoder: Decoder, params: ModelParams, shapes: Shapes,
+                 vocabulary: tuple[str, ...] = CHARACTERS) -> None:
+        """`vocabulary`: the lip-reading head's tokens (for `model.ctc_units: words`, the words of
+        the training transcripts)."""
         super().__init__()
         if decoder == "flow" and params.postnet:
             raise ParamsError("model.postnet does not apply to the flow decoder (its output is sampled, "
@@ -79,7 +82,8 @@ class LipToSpeech(nn.Module):
         else:
             raise ValueError(f"unknown decoder {decoder!r}")
         self.postnet = Postnet(shapes.n_mels) if params.postnet else None
-        self.ctc = nn.Linear(features, len(VOCABULARY) + 1) if params.ctc_weight > 0 else None
+        self.ctc = (LipReadingHead(features, vocabulary, params.ctc_units, params.ctc_hidden, params.ctc_detach)
+                    if params.ctc_weight > 0 else None)
 
     def encode(self, video: torch.Tensor, lengths: torch.Tensor, speakers: torch.Tensor) -> torch.Tensor:
         return self._decoder_input(self.encoder(video, lengths), speakers)
@@ -94,7 +98,7 @@ class LipToSpeech(nn.Module):
         and {"ctc_log_probs"} (B, T, classes) with the lip-reading head."""
         encoded = self.encoder(video, video_lengths)
         features = self._decoder_input(encoded, speakers)
-        outputs = {} if self.ctc is None else {"ctc_log_probs": self.ctc(encoded).float().log_softmax(-1)}
+        outputs = {} if self.ctc is None else {"ctc_log_probs": self.ctc(encoded, video_lengths)}
         if self.kind == "flow":
             z, log_s = self.decoder(mel, features, mel_lengths)
             return {**outputs, "z": z, "log_s": log_s}
@@ -120,7 +124,7 @@ class LipToSpeech(nn.Module):
         come with a transcript (`texts`, "" for none)."""
         loss = self.mel_loss(outputs, mel, mel_lengths)
         if self.ctc is not None and texts is not None and any(texts):
-            loss = loss + self.params.ctc_weight * ctc_loss(outputs["ctc_log_probs"], video_lengths, texts)
+            loss = loss + self.params.ctc_weight * self.ctc.loss(outputs["ctc_log_probs"], video_lengths, texts)
         return loss
 
     @torch.no_grad()
@@ -128,8 +132,8 @@ class LipToSpeech(nn.Module):
         """The text the CTC head reads off each video (greedy decoding)."""
         if self.ctc is None:
             raise ValueError("this model has no lip-reading head (model.ctc_weight: 0)")
-        classes = self.ctc(self.encoder(video, video_lengths)).argmax(-1)
-        return [greedy_decode(row[:length].tolist()) for row, length in zip(classes, video_lengths.tolist())]
+        classes = self.ctc(self.encoder(video, video_lengths), video_lengths).argmax(-1)
+        return [self.ctc.decode(row[:length].tolist()) for row, length in zip(classes, video_lengths.tolist())]
 
     @torch.no_grad()
     def infer(self, video, video_lengths, speakers, sigma: float | None = None,
@@ -145,35 +149,14 @@ class LipToSpeech(nn.Module):
         """Plain-Python description, saved in checkpoints next to the weights (with the lip
         reader's vocabulary)."""
         config = {"decoder": self.kind, "model": asdict(self.params), "shapes": asdict(self.shapes)}
-        return {**config, "vocabulary": VOCABULARY} if self.ctc is not None else config
+        return {**config, "vocabulary": list(self.ctc.vocabulary)} if self.ctc is not None else config
 
     @classmethod
     def from_config(cls, config: dict) -> LipToSpeech:
-        if config.get("vocabulary", VOCABULARY) != VOCABULARY:
-            raise ValueError("the checkpoint's lip-reading vocabulary is not this code's")
-        return cls(config["decoder"], ModelParams(**config["model"]), Shapes(**config["shapes"]))
-
-
-def encode_text(text: str) -> list[int]:
-    """CTC targets of a transcript: its characters' classes (1..), others left out."""
-    return [VOCABULARY.index(c) + 1 for c in text.lower() if c in VOCABULARY]
-
-
-def greedy_decode(classes: list[int]) -> str:
-    """Best-path CTC decoding: collapse repeats, drop blanks (0)."""
-    kept = [c for i, c in enumerate(classes) if c != 0 and (i == 0 or c != classes[i - 1])]
-    return "".join(VOCABULARY[c - 1] for c in kept).strip()
-
-
-def ctc_loss(log_probs: torch.Tensor, lengths: torch.Tensor, texts: list[str]) -> torch.Tensor:
-    """Mean CTC loss per target character over the utterances with a transcript."""
-    keep = [i for i, text in enumerate(texts) if encode_text(text)]
-    targets = [torch.tensor(encode_text(texts[i]), dtype=torch.long) for i in keep]
-    index = torch.tensor(keep, device=log_probs.device)
-    return nn.functional.ctc_loss(
-        log_probs.index_select(0, index).transpose(0, 1), torch.cat(targets).to(log_probs.device),
-        lengths.index_select(0, index.to(lengths.device)), torch.tensor([len(t) for t in targets]),
-        blank=0, reduction="mean", zero_infinity=True)
+        # Configs written before a field existed mean what the model then was.
+        model = {"ctc_weight": 0.0, "ctc_units": "characters", "ctc_hidden": 0, "ctc_detach": False, **config["model"]}
+        return cls(config["decoder"], ModelParams(**model), Shapes(**config["shapes"]),
+                   tuple(config.get("vocabulary", CHARACTERS)))
 
 
 def masked_mse(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

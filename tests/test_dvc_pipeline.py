@@ -71,6 +71,7 @@ def test_dvc_repro_runs_the_pipeline_in_a_fresh_copy(tmp_path: Path):
     assert (repo / "data/model.pt").is_file() and (repo / "dvclive/plots/metrics/lr.tsv").is_file()
     evaluation = json.loads((repo / "metrics/evaluate.json").read_text())
     assert evaluation["utterances"] == 2 and {"oracle", "mean", "per_speaker"} <= set(evaluation)
+    assert evaluation["lipreading_wer"] >= 0  # the default model reads lips too
     assert len(list((repo / "plots/evaluate").glob("*.png"))) == 2
     assert len(list((repo / "data/samples").rglob("*.wav"))) == 2 * 4
 

@@ -117,12 +117,13 @@ def test_postnet_and_speaker_embedding_and_speak_with_a_speaker(tiny_corpus, tmp
     assert seconds == pytest.approx(3.0, abs=1e-3)
 
 
-def test_lip_reading_head_l1_loss_onecycle_and_augmentation_through_evaluate(tiny_corpus, tmp_path: Path):
-    model = dataclasses.replace(TINY_MODEL, ctc_weight=0.5, mel_loss="l1+mse")
+def test_multi_task_lip_reading_l1_loss_onecycle_and_augmentation_through_evaluate(tiny_corpus, tmp_path: Path):
+    model = dataclasses.replace(TINY_MODEL, ctc_weight=0.5, ctc_units="characters", ctc_hidden=0, ctc_detach=False,
+                                mel_loss="l1+mse")
     train = dataclasses.replace(ONE_EPOCH, schedule="onecycle", shift=2, time_mask=4)
     result = _pipeline(tiny_corpus[0], tmp_path, model=model, train=train)
     _check(result)
-    assert result["checkpoint"]["config"]["vocabulary"] == " abcdefghijklmnopqrstuvwxyz'"
+    assert result["checkpoint"]["config"]["vocabulary"] == list(" abcdefghijklmnopqrstuvwxyz'")
     summary = result["summary"]
     # What the head reads from the video alone, scored against the transcript: overall, per
     # speaker and per utterance (one epoch reads little: the figure only has to be a real WER).

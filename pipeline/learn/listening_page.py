@@ -121,11 +121,27 @@ def _utterance(sample: SampleUtterance, page_dir: Path) -> str:
     return (f'<section id="{html.escape(sample.id)}"><h2>{html.escape(sample.id)}</h2>'
             f"<p>speaker <strong>{html.escape(sample.speaker)}</strong>; said: "
             f"<strong>{html.escape(sample.transcript) or '(no transcript)'}</strong></p>"
+            f"{_lip_reading(sample)}"
             f'<table class="conditions"><thead><tr><th>condition</th><th>listen</th><th>the judge heard</th>'
             f"{header}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
             f'<figure><img src="{picture}" alt="target and predicted log-mel of {html.escape(sample.id)}">'
             f"<figcaption class=\"note\">target (top) and predicted (bottom) log-mel</figcaption></figure>"
             f"</section>")
+
+
+def _lip_reading(sample: SampleUtterance) -> str:
+    """What the model's lip-reading head read off the video alone (nothing without a head)."""
+    read = sample.figures.get("model", {}).get("lipread")
+    if read is None:
+        return ""
+    return (f'<p>the lip reader read, from the video alone: <span class="heard">'
+            f"{heard_html(sample.transcript, read)}</span></p>")
+
+
+def _lip_reading_summary(summary: dict) -> str:
+    wer = summary.get("lipreading_wer")
+    return "" if wer is None else (f" The model's lip reader, from the video alone, has WER "
+                                   f"<strong>{_figure(wer, 3)}</strong>.")
 
 
 def write_listening_page(path: Path, summary: dict, run: dict[str, str], samples: list[SampleUtterance]) -> None:
@@ -147,7 +163,7 @@ def write_listening_page(path: Path, summary: dict, run: dict[str, str], samples
 <dl class="run">{described}</dl>
 <p>Means over the test split. The model closes <strong>{_figure(gap, 2)}</strong> of the MCD gap between
 the mean voice and the oracle. WER is what an offline GRID-grammar recogniser hears; its WER on the
-recordings is its own floor.</p>
+recordings is its own floor.{_lip_reading_summary(summary)}</p>
 {_summary_table(summary)}
 {body}
 </body>

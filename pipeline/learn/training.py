@@ -25,6 +25,7 @@ import torch
 from torch import distributed, nn
 from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 
+from models.lipreading import CHARACTERS, word_vocabulary
 from models.model import Decoder, LipToSpeech, ModelParams, Shapes
 from pipeline.compute.device import resolve_device
 from pipeline.io.files import remove, replacing
@@ -53,6 +54,7 @@ class TrainParams:
 
     batch_size: int = 8
     lr: float = 3e-3  # onecycle: the peak
+    ctc_lr_scale: float = 3.0  # the lip-reading head learns at this multiple of lr
     schedule: Schedule = "onecycle"  # plateau: ReduceLROnPlateau on val loss | onecycle: warm up, anneal to 0
     lr_factor: float = 0.2  # plateau
     lr_patience: int = 4
@@ -150,7 +152,13 @@ def build(decoder: Decoder, model: ModelParams, train: TrainParams, normalize: N
     shapes = Shapes(in_channels=first.video.shape[0], n_mels=first.mel.shape[0], k=train_set.k,
                     frames=window or first.video.shape[1], n_speakers=len(stats["speakers"]),
                     output="sigmoid" if normalize == "minmax" else "linear")
-    return Setup(train_set, val_set, LipToSpeech(decoder, model, shapes), stats, preprocessing(features, mels))
+    texts = [train_set.text_of.get(i, "") for i in train_set.ids]
+    if model.ctc_weight > 0 and not any(texts):
+        log.warning("no training utterance has a transcript: training without the lip-reading head")
+        model = dataclasses.replace(model, ctc_weight=0.0)
+    vocabulary = word_vocabulary(texts) if model.ctc_units == "words" else CHARACTERS
+    return Setup(train_set, val_set, LipToSpeech(decoder, model, shapes, vocabulary), stats,
+                 preprocessing(features, mels))
 
 
 def autocast_for(device: torch.device):
@@ -239,13 +247,24 @@ def _live(directory: Path):
     return Live(dir=str(directory), dvcyaml=None, save_dvc_exp=False, report=None)
 
 
+def parameter_groups(model: LipToSpeech, train: TrainParams) -> list[dict]:
+    """The speech model's parameters at `lr`, then the lip-reading head's (if any) at
+    `ctc_lr_scale` x `lr`: a small head on features that keep moving learns too slowly at the
+    speech model's rate in a short run."""
+    head = [] if model.ctc is None else list(model.ctc.parameters())
+    in_head = {id(parameter) for parameter in head}
+    speech = [parameter for parameter in model.parameters() if id(parameter) not in in_head]
+    return [{"params": speech, "lr": train.lr}] + ([{"params": head, "lr": train.lr * train.ctc_lr_scale}]
+                                                    if head else [])
+
+
 def make_scheduler(optimizer: torch.optim.Optimizer, train: TrainParams, steps_per_epoch: int):
     """The learning-rate schedule: plateau steps once per epoch on the val loss, onecycle once per
     batch (30 % warm-up to `lr`, then cosine annealing towards 0 at `max_epochs`)."""
     if train.schedule == "onecycle":
         # One step more than batches: the loop steps after every batch, the last one included, and
         # the schedule's floor is its last step.
-        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=train.lr,
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=[group["lr"] for group in optimizer.param_groups],
                                                    total_steps=train.max_epochs * steps_per_epoch + 1)
     return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=train.lr_factor, patience=train.lr_patience)
 
@@ -285,7 +304,7 @@ def fit(decoder: Decoder, model_params: ModelParams, train: TrainParams, normali
                               **loader_options)
     val_loader = DataLoader(setup.val_set, sampler=DistributedSampler(setup.val_set, world, rank, shuffle=False)
                             if world > 1 else None, **loader_options)
-    optimizer = torch.optim.Adam(model.parameters(), lr=train.lr)
+    optimizer = torch.optim.Adam(parameter_groups(model, train), lr=train.lr)
     scheduler = make_scheduler(optimizer, train, len(train_loader))
     params = {"decoder": decoder, "model": dataclasses.asdict(model_params), "train": dataclasses.asdict(train),
               "normalize": normalize}

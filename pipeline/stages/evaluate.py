@@ -61,6 +61,7 @@ def describe(checkpoint: dict, evaluate: EvaluateParams) -> dict[str, str]:
         "decoder": params["decoder"],
         "model": ", ".join(f"{key} {model[key]}" for key in ("width", "gru_hidden", "bidirectional", "postnet",
                                                             "speaker_embedding")),
+        "lip reading": _lip_reader(checkpoint["config"]["model"]),  # the model as built
         "training": f"{checkpoint['epoch']} of up to {train['max_epochs']} epochs (best by val loss "
                     f"{checkpoint['val_loss']:.4f}), {train.get('schedule', 'plateau')} schedule, lr {train['lr']}, "
                     f"normalize {params['normalize']}",
@@ -69,6 +70,15 @@ def describe(checkpoint: dict, evaluate: EvaluateParams) -> dict[str, str]:
         "vocoder": f"{evaluate.vocoder.name}, {evaluate.vocoder.iterations} iterations",
         "code": code_version(),
     }
+
+
+def _lip_reader(model: dict) -> str:
+    if not model.get("ctc_weight"):
+        return "none"
+    how = "probe (CTC gradient stopped at the encoder)" if model.get("ctc_detach") else \
+        f"multi-task, CTC weight {model['ctc_weight']}"
+    return (f"{model.get('ctc_units', 'characters')}, "
+            f"{'GRU ' + str(model['ctc_hidden']) if model.get('ctc_hidden') else 'linear'} head, {how}")
 
 
 def run(evaluate: EvaluateParams, parallel: ParallelParams, model: Path, features: Path, mels: Path, split: Path,
@@ -105,10 +115,10 @@ def run(evaluate: EvaluateParams, parallel: ParallelParams, model: Path, feature
                              {c: samples / i / f"{c}.wav" for c in CONDITION_ORDER}, plots / f"{i}.png",
                              utterances[i].frames / utterances[i].fps) for i in shown]
     write_listening_page(page, summary, describe(synthesiser.checkpoint, evaluate), heard)
-    log.info("MCD %.2f dB (oracle %.2f, mean %.2f, gap closed %s), STOI %.3f, PESQ %s, WER %s (recording %s) "
-             "over %d test utterances", summary["mcd_db"], summary["oracle"]["mcd_db"], summary["mean"]["mcd_db"],
-             summary["mcd_gap_closed"], summary["stoi"], summary["pesq"], summary["wer"], summary["recording"]["wer"],
-             summary["utterances"])
+    log.info("MCD %.2f dB (oracle %.2f, mean %.2f, gap closed %s), STOI %.3f, PESQ %s, WER %s (recording %s), "
+             "lip-reading WER %s over %d test utterances", summary["mcd_db"], summary["oracle"]["mcd_db"],
+             summary["mean"]["mcd_db"], summary["mcd_gap_closed"], summary["stoi"], summary["pesq"], summary["wer"],
+             summary["recording"]["wer"], summary["lipreading_wer"], summary["utterances"])
     return summary
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.learn.listening_page import CONDITION_ORDER, heard_html
+from pipeline.learn.listening_page import CONDITION_ORDER, SampleUtterance, heard_html, write_listening_page
 from tests.conftest import REPO
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -74,6 +74,21 @@ def test_heard_words_mark_what_the_judge_got_wrong():
     assert '<span class="extra" title="not said">please</span>' in marked
     assert "nothing recognised" in heard_html("bin blue at f two now", "")
     assert "not judged" in heard_html("hello there", None)
+
+
+def test_the_page_shows_what_the_lip_reader_read_with_its_errors_marked(tmp_path: Path):
+    def page(lipread: str | None, summary: dict) -> str:
+        model = {"heard": "bin blue at f two now"} | ({} if lipread is None else {"lipread": lipread})
+        sample = SampleUtterance("s1_bbaf2n", "s1", "bin blue at f two now", {"model": model},
+                                 {c: tmp_path / f"{c}.wav" for c in CONDITION_ORDER}, tmp_path / "mel.png", 3.0)
+        write_listening_page(tmp_path / "page.html", summary, {"decoder": "conv"}, [sample])
+        return (tmp_path / "page.html").read_text()
+
+    read = page("bin blue at e two", {"utterances": 1, "lipreading_wer": 0.3333})
+    assert "lip reader, from the video alone, has WER <strong>0.333</strong>" in read
+    assert 'bin blue at <span class="wrong" title="said: f">e</span> two' in read
+    assert '<span class="missing" title="not heard">now</span>' in read
+    assert "lip reader" not in page(None, {"utterances": 1, "lipreading_wer": None})
 
 
 def test_the_page_links_only_relative_files_that_exist(evaluated):

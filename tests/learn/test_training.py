@@ -3,6 +3,7 @@ and DDP really averages gradients across processes."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,14 @@ from torch import distributed
 from models.model import LipToSpeech, Shapes
 from pipeline.learn.checkpoint import load_checkpoint
 from pipeline.learn.dataset import LipSpeechDataset, collate
-from pipeline.learn.training import Progress, TrainParams, train_step, validation_loss
+from pipeline.learn.training import (
+    Progress,
+    TrainParams,
+    make_scheduler,
+    parameter_groups,
+    train_step,
+    validation_loss,
+)
 from tests.conftest import TINY_MODEL, train_model
 
 
@@ -62,6 +70,28 @@ def test_the_onecycle_schedule_warms_up_then_anneals_to_zero_at_the_last_epoch(s
     assert lr[0] < max(lr) and peak < len(lr) - 1, lr  # warmed up, then annealed
     assert lr[:peak + 1] == sorted(lr[:peak + 1]) and lr[peak:] == sorted(lr[peak:], reverse=True), lr
     assert max(lr) <= train.lr and lr[-1] < train.lr * 1e-3, lr
+
+
+@pytest.mark.parametrize("schedule", ["onecycle", "plateau"])
+def test_the_lip_reading_head_learns_at_its_own_multiple_of_the_learning_rate(schedule: str):
+    model = LipToSpeech("conv", dataclasses.replace(TINY_MODEL, ctc_weight=1.0, ctc_hidden=4),
+                        Shapes(3, 8, 2, 8, n_speakers=2), ("bin", "blue"))
+    train = TrainParams(lr=0.002, ctc_lr_scale=5.0, schedule=schedule, max_epochs=3)
+    groups = parameter_groups(model, train)
+    head = {id(p) for p in model.ctc.parameters()}
+    assert [len(g["params"]) for g in groups] == [len(list(model.parameters())) - len(head), len(head)]
+    assert {id(p) for p in groups[1]["params"]} == head
+    optimizer = torch.optim.Adam(groups, lr=train.lr)
+    scheduler = make_scheduler(optimizer, train, steps_per_epoch=4)
+    peaks = [0.0, 0.0]
+    for _ in range(12):
+        optimizer.step()
+        scheduler.step() if schedule == "onecycle" else scheduler.step(1.0)
+        peaks = [max(peak, group["lr"]) for peak, group in zip(peaks, optimizer.param_groups)]
+    speech, head_lr = (group["lr"] for group in optimizer.param_groups)
+    assert head_lr == pytest.approx(5.0 * speech)  # the ratio holds all along the schedule
+    assert peaks == pytest.approx([0.002, 0.01], rel=1e-3)
+    assert len(parameter_groups(LipToSpeech("conv", TINY_MODEL, Shapes(3, 8, 2, 8, n_speakers=2)), train)) == 1
 
 
 def _batches(stores) -> tuple[list, torch.nn.Module]:

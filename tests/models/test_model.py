@@ -5,10 +5,11 @@ import pytest
 import torch
 
 from models.decoders import FlowStep, reverse_valid
+from models.lipreading import CHARACTERS, LipReadingHead, word_vocabulary
 from models.model import LipToSpeech, ModelParams, Shapes, masked_mse
 
 TINY = ModelParams(width=0.125, gru_hidden=16, mlp_hidden=64, conv_channels=16, flow_hidden=32, dropout=0.0,
-                   bidirectional=False, speaker_embedding=False)
+                   bidirectional=False, speaker_embedding=False, ctc_weight=0.0)
 
 
 def _shapes(frames: int = 8, n_speakers: int = 2) -> Shapes:
@@ -157,24 +158,29 @@ def test_flow_with_postnet_is_refused():
         LipToSpeech("flow", ModelParams(postnet=True), _shapes())
 
 
-def test_ctc_text_encoding_and_greedy_decoding():
-    from models.model import VOCABULARY, encode_text, greedy_decode
-
-    classes = encode_text("Bin blue at F two now!")
-    assert len(classes) == len("bin blue at f two now") and min(classes) >= 1
-    assert "".join(VOCABULARY[c - 1] for c in classes) == "bin blue at f two now"
+def test_ctc_tokens_encode_and_greedy_decoding_collapses_repeats():
+    characters = LipReadingHead(4, CHARACTERS, "characters")
+    classes = characters.encode("Bin  blue at F two now!")
+    assert [CHARACTERS[c - 1] for c in classes] == list("bin blue at f two now")
     # Repeats collapse, blanks separate real repeats, blanks vanish.
-    assert greedy_decode([0, 2, 2, 0, 2, 3, 3, 0, 1, 0]) == "aab"
+    assert characters.decode([0, 2, 2, 0, 2, 3, 3, 0, 1, 0]) == "aab"
+    words = LipReadingHead(4, word_vocabulary(["bin blue at f two now", "set red"]), "words")
+    assert words.vocabulary == ("at", "bin", "blue", "f", "now", "red", "set", "two")
+    assert words.encode("Set blue at X two") == [7, 3, 1, 8]  # "x" is not in the vocabulary
+    assert words.decode([0, 7, 7, 0, 3, 3, 1, 0, 8, 8]) == "set blue at two"
 
 
-def test_the_lip_reading_head_learns_a_transcript_and_adds_nothing_without_one():
+@pytest.mark.parametrize("units,hidden,detach", [("characters", 0, False), ("words", 16, True)])
+def test_the_lip_reading_head_learns_a_transcript_and_adds_nothing_without_one(units, hidden, detach):
     torch.manual_seed(0)
-    params = ModelParams(**{**TINY.__dict__, "ctc_weight": 1.0})
-    model = LipToSpeech("conv", params, _shapes(frames=16))
-    video, lengths, speakers, mel, mel_lengths = _batch(2, 16, size=16, seed=2)
+    params = ModelParams(**{**TINY.__dict__, "ctc_weight": 1.0, "ctc_units": units, "ctc_hidden": hidden,
+                            "ctc_detach": detach})
     texts = ["bin blue", "set red"]
+    vocabulary = word_vocabulary(texts) if units == "words" else CHARACTERS
+    model = LipToSpeech("conv", params, _shapes(frames=16), vocabulary)
+    video, lengths, speakers, mel, mel_lengths = _batch(2, 16, size=16, seed=2)
     outputs = model(video, lengths, speakers, mel, mel_lengths)
-    assert outputs["ctc_log_probs"].shape == (2, 16, 29)
+    assert outputs["ctc_log_probs"].shape == (2, 16, len(vocabulary) + 1)
     assert model.loss(outputs, mel, mel_lengths, ["", ""], lengths) == model.mel_loss(outputs, mel, mel_lengths)
     assert model.loss(outputs, mel, mel_lengths, texts, lengths) > model.mel_loss(outputs, mel, mel_lengths)
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
@@ -184,4 +190,32 @@ def test_the_lip_reading_head_learns_a_transcript_and_adds_nothing_without_one()
         optimizer.step()
     model.train()  # batch statistics, as in training
     assert model.lipread(video, lengths) == texts
-    assert LipToSpeech.from_config(model.config()).ctc is not None and model.config()["vocabulary"]
+    loaded = LipToSpeech.from_config(model.config())
+    loaded.load_state_dict(model.state_dict())
+    assert loaded.ctc.vocabulary == vocabulary and loaded.train().lipread(video, lengths) == texts
+
+
+def _trained_speech_weights(params: ModelParams, steps: int = 5) -> dict[str, torch.Tensor]:
+    torch.manual_seed(0)
+    model = LipToSpeech("conv", params, _shapes(frames=12), word_vocabulary(["bin blue", "set red"])).train()
+    video, lengths, speakers, mel, mel_lengths = _batch(2, 12, size=16, seed=3)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    for _ in range(steps):
+        optimizer.zero_grad()
+        outputs = model(video, lengths, speakers, mel, mel_lengths)
+        model.loss(outputs, mel, mel_lengths, ["bin blue", "set red"], lengths).backward()
+        optimizer.step()
+    return {name: t for name, t in model.state_dict().items() if not name.startswith("ctc.")}
+
+
+def test_a_detached_lip_reading_head_leaves_the_speech_model_exactly_as_without_it():
+    speech_only = dict(TINY.__dict__, dropout=0.25, ctc_weight=0.0)  # dropout: the random stream matters
+    alone = _trained_speech_weights(ModelParams(**speech_only))
+    probed = _trained_speech_weights(ModelParams(**{**speech_only, "ctc_weight": 1.0, "ctc_hidden": 8,
+                                                    "ctc_detach": True}))
+    joint = _trained_speech_weights(ModelParams(**{**speech_only, "ctc_weight": 1.0, "ctc_hidden": 8,
+                                                   "ctc_detach": False}))
+    assert alone.keys() == probed.keys()
+    assert all(torch.equal(alone[name], probed[name]) for name in alone)
+    # The same comparison sees the multi-task head's pull on the encoder.
+    assert not all(torch.equal(alone[name], joint[name]) for name in alone)
