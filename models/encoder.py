@@ -28,10 +28,15 @@ class Encoder(nn.Module):
         batch, _, frames = video.shape[:3]
         x = self.front(video)  # B, K, T, S, S
         x = x.transpose(1, 2).reshape(batch * frames, *x.shape[1:2], *x.shape[3:])
-        x = self.trunk(x).view(batch, frames, -1)
-        if lengths is not None and bool((lengths < frames).any()):
-            packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-            x, _ = pad_packed_sequence(self.gru(packed)[0], batch_first=True, total_length=frames)
-        else:
-            x = self.gru(x)[0]
+        x = run_gru(self.gru, self.trunk(x).view(batch, frames, -1), lengths)
         return self.dropout(nn.functional.elu(x))
+
+
+def run_gru(gru: nn.GRU, x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
+    """A batch-first GRU's outputs over (B, T, D), each sequence read only up to its length (the
+    backward direction starts at its last real frame); padded frames come out as 0."""
+    frames = x.shape[1]
+    if lengths is None or not bool((lengths < frames).any()):
+        return gru(x)[0]
+    packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+    return pad_packed_sequence(gru(packed)[0], batch_first=True, total_length=frames)[0]

@@ -13,7 +13,8 @@ from typing import Literal
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from models.encoder import run_gru
 
 Units = Literal["characters", "words"]  # `model.ctc_units`
 CHARACTERS = tuple(" abcdefghijklmnopqrstuvwxyz'")
@@ -37,6 +38,7 @@ class LipReadingHead(nn.Module):
                  detach: bool = False) -> None:
         super().__init__()
         self.vocabulary, self.units, self.detach = tuple(vocabulary), units, detach
+        self.classes = {token: i + 1 for i, token in enumerate(self.vocabulary)}  # 0 is the blank
         # Initialised on a fork of the random stream, so that adding a head leaves every other
         # random draw of the run (dropout, augmentation) as it was.
         with torch.random.fork_rng(devices=[]):
@@ -47,19 +49,13 @@ class LipReadingHead(nn.Module):
         if self.detach:
             features = features.detach()
         if self.gru is not None:
-            frames = features.shape[1]
-            if bool((lengths < frames).any()):
-                packed = pack_padded_sequence(features, lengths.cpu(), batch_first=True, enforce_sorted=False)
-                features = pad_packed_sequence(self.gru(packed)[0], batch_first=True, total_length=frames)[0]
-            else:
-                features = self.gru(features)[0]
+            features = run_gru(self.gru, features, lengths)
         return self.linear(features).float().log_softmax(-1)
 
     def encode(self, text: str) -> list[int]:
         """CTC targets of a transcript: its tokens' classes (1..); tokens outside the vocabulary
         are left out."""
-        index = {token: i + 1 for i, token in enumerate(self.vocabulary)}
-        return [index[token] for token in tokens(text, self.units) if token in index]
+        return [self.classes[token] for token in tokens(text, self.units) if token in self.classes]
 
     def decode(self, classes: list[int]) -> str:
         """Best-path CTC decoding: collapse repeats, drop blanks (0), join the tokens."""
