@@ -1,10 +1,11 @@
-# Two commands: `make repro` runs the pipeline, `make test` runs the tests. Both create .venv first.
+# Two commands: `make repro` runs the pipeline, `make test` runs the lint gate, then the tests.
+# Both create .venv first.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: repro test bench clean-venv browser
+.PHONY: repro test lint bench clean-venv browser
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,7 +29,12 @@ browser:
 		&& apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; } \
 		|| echo "chromium not installed: the browser test will be skipped"
 
-test: $(STAMP) browser
+# ruff (pycodestyle, pyflakes, import order, bugbear, pyupgrade) and mypy, configured in pyproject.toml.
+lint: $(STAMP)
+	$(BIN)/ruff check pipeline models bench tests
+	$(BIN)/mypy
+
+test: $(STAMP) lint browser
 	$(BIN)/python -m pytest -ra
 
 bench: $(STAMP)

@@ -37,8 +37,7 @@ def preprocess(corpus: Path, out: Path, split: SplitParams | None = None, stages
               "features": FeatureParams(), "audio": AudioParams(), "parallel": SEQUENTIAL, **sections}
     wanted = stages or ("landmarks", "mouths", "derivatives", "mels", "split", "stats")
     out.mkdir(parents=True, exist_ok=True)
-    paths = {name: out / name for name in ("landmarks", "mouths", "features", "mels")}
-    paths.update(manifest=out / "manifest.jsonl", split=out / "split.json", stats=out / "stats.json")
+    paths = store_paths(out)
     write_manifest(paths["manifest"], manifest_of(corpus))
     if "landmarks" in wanted:
         landmarks.run(params["landmarks"], params["store"], params["parallel"], manifest=paths["manifest"],
@@ -56,6 +55,12 @@ def preprocess(corpus: Path, out: Path, split: SplitParams | None = None, stages
     if "stats" in wanted:
         stats.run(paths["features"], paths["mels"], paths["split"], paths["manifest"], paths["stats"])
     return paths
+
+
+def store_paths(out: Path) -> dict[str, Path]:
+    """Where `preprocess` writes each stage's output under `out`."""
+    paths = {name: out / name for name in ("landmarks", "mouths", "features", "mels")}
+    return {**paths, "manifest": out / "manifest.jsonl", "split": out / "split.json", "stats": out / "stats.json"}
 
 
 def prepare(root: Path, speakers: int, utterances: int, seed: int = 21) -> dict[str, Path]:
@@ -84,10 +89,11 @@ def feature_stores(root: Path, paths: dict[str, Path], store_format: str = "zarr
 def markdown_table(headers: list[str], rows: list[list[str]]) -> str:
     """A markdown table, columns padded to their widest cell; the first column left-aligned,
     the others right-aligned (they hold numbers)."""
-    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=True)]
 
     def line(cells) -> str:
-        padded = [f"{cell:<{w}}" if i == 0 else f"{cell:>{w}}" for i, (cell, w) in enumerate(zip(map(str, cells), widths))]
+        pairs = enumerate(zip(map(str, cells), widths, strict=True))
+        padded = [f"{cell:<{w}}" if i == 0 else f"{cell:>{w}}" for i, (cell, w) in pairs]
         return "| " + " | ".join(padded) + " |"
 
     separator = "|" + "|".join("-" * (w + 2) for w in widths) + "|"

@@ -52,7 +52,7 @@ def _parts(jobs, scratch: Path) -> dict[str, float]:
         t3 = time.perf_counter()
         write_video(scratch / "bench.mpg", frames, FPS, speech.audio, speech.sample_rate)
         t4 = time.perf_counter()
-        for key, seconds in zip(totals, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
+        for key, seconds in zip(totals, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
             totals[key] += seconds
     return {key: 1000 * value / len(jobs) for key, value in totals.items()}
 

@@ -73,7 +73,7 @@ def measure(utterances: list[Utterance], params: LandmarksParams) -> tuple[list[
 
     def floor(utterance, boxes):
         frames = read_video(Path(utterance.video), grayscale=True)
-        return [landmarker.predict(f, tuple(int(v) for v in b)) for f, b in zip(frames, boxes)]
+        return [landmarker.predict(f, tuple(int(v) for v in b)) for f, b in zip(frames, boxes, strict=True)]
 
     # Interleaved per video, best of three, so that load changes on the machine touch every
     # method alike; per-frame detection (20x slower) runs once.
@@ -90,7 +90,7 @@ def measure(utterances: list[Utterance], params: LandmarksParams) -> tuple[list[
         seconds["decode"] += _timed(lambda u: read_video(Path(u.video), grayscale=True), utterance)[0]
     frames = sum(len(r.points) for r in tracked)
     difference = float(np.nanmean([np.linalg.norm(r.points[:, 48:68] - d[:, 48:68], axis=2)
-                                   for r, d in zip(tracked, detected)]))
+                                   for r, d in zip(tracked, detected, strict=True)]))
     rows = [
         (f"tracking (detect every {params.detect_every}) + crops", seconds["tracking"]),
         ("per-frame detection (HOG upsample 1) + crops", seconds["per-frame"]),

@@ -10,6 +10,8 @@
 """
 from __future__ import annotations
 
+import typing
+
 import torch
 from torch import nn
 
@@ -62,7 +64,8 @@ class ConvDecoder(nn.Module):
 class Postnet(nn.Module):
     """Five 1D convolutions (tanh between), whose output is added to the mel it refines."""
 
-    def __init__(self, n_mels: int, channels: int = 256, kernel: int = 5, layers: int = 5, dropout: float = 0.5) -> None:
+    def __init__(self, n_mels: int, channels: int = 256, kernel: int = 5, layers: int = 5,
+                 dropout: float = 0.5) -> None:
         super().__init__()
         blocks, previous = [], n_mels
         for index in range(layers):
@@ -105,7 +108,10 @@ class FlowStep(nn.Module):
         nn.init.zeros_(self.project.bias)
 
     def _params(self, previous: torch.Tensor, context: torch.Tensor, state=None):
-        hidden, state = self.lstm(torch.cat([previous, context], dim=1).transpose(1, 2), state)
+        # The LSTM in its own precision also under autocast, as the encoder's GRU (models.encoder.run_gru).
+        with torch.autocast(previous.device.type, enabled=False):
+            inputs = torch.cat([previous, context], dim=1).to(next(self.lstm.parameters()).dtype)
+            hidden, state = self.lstm(inputs.transpose(1, 2), state)
         raw_log_s, shift = self.project(hidden).transpose(1, 2).chunk(2, dim=1)
         # Bounded log-scales: the inverse divides by exp(log_s) once per frame and step, so an
         # unbounded scale overflows when sampling an undertrained flow; near 0 this is the identity.
@@ -167,5 +173,5 @@ class FlowDecoder(nn.Module):
         shape = (features.shape[0], self.n_mels, context.shape[-1])
         z = torch.randn(shape, generator=generator, device=features.device, dtype=features.dtype) * sigma
         for step in reversed(self.steps):
-            z = step.inverse(z, context, lengths)
+            z = typing.cast(FlowStep, step).inverse(z, context, lengths)
         return z

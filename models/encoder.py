@@ -34,9 +34,15 @@ class Encoder(nn.Module):
 
 def run_gru(gru: nn.GRU, x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
     """A batch-first GRU's outputs over (B, T, D), each sequence read only up to its length (the
-    backward direction starts at its last real frame); padded frames come out as 0."""
+    backward direction starts at its last real frame); padded frames come out as 0.
+
+    In the GRU's own precision (float32), also under autocast: torch versions differ in whether a
+    recurrent layer has a bf16 kernel at all or runs in fp16 without a gradient scaler, where most
+    of its gradients fall below fp16's normal range."""
     frames = x.shape[1]
-    if lengths is None or not bool((lengths < frames).any()):
-        return gru(x)[0]
-    packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-    return pad_packed_sequence(gru(packed)[0], batch_first=True, total_length=frames)[0]
+    with torch.autocast(x.device.type, enabled=False):
+        x = x.to(next(gru.parameters()).dtype)
+        if lengths is None or not bool((lengths < frames).any()):
+            return gru(x)[0]
+        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        return pad_packed_sequence(gru(packed)[0], batch_first=True, total_length=frames)[0]

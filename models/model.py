@@ -4,6 +4,8 @@ from params. `model.ctc_weight` scales the head's loss next to the mel loss (0: 
 """
 from __future__ import annotations
 
+import functools
+import operator
 import typing
 from dataclasses import asdict, dataclass
 from typing import Literal
@@ -69,6 +71,7 @@ class LipToSpeech(nn.Module):
         self.encoder = Encoder(shapes.in_channels, params.width, params.gru_hidden, params.bidirectional,
                                params.dropout)
         features = self.encoder.out_features
+        self.decoder: MLPDecoder | ConvDecoder | FlowDecoder
         self.speaker = nn.Embedding(shapes.n_speakers, features) if params.speaker_embedding else None
         if decoder == "mlp":
             self.decoder = MLPDecoder(features, shapes.frames, shapes.n_mels, shapes.k, params.mlp_hidden,
@@ -93,12 +96,15 @@ class LipToSpeech(nn.Module):
             features = features + self.speaker(speakers)[:, None, :]
         return features
 
-    def forward(self, video, video_lengths, speakers, mel=None, mel_lengths=None) -> dict[str, torch.Tensor]:
+    def forward(self, video, video_lengths, speakers, mel=None, mel_lengths=None,
+                lipread: bool = True) -> dict[str, torch.Tensor]:
         """Training outputs: {"mel", "mel_before_postnet"} for mlp/conv; {"z", "log_s"} for flow;
-        and {"ctc_log_probs"} (B, T, classes) with the lip-reading head."""
+        and {"ctc_log_probs"} (B, T, classes) with the lip-reading head, unless `lipread` is
+        false (a batch with no transcript: the head then stays out of the graph, which DDP must
+        know of)."""
         encoded = self.encoder(video, video_lengths)
         features = self._decoder_input(encoded, speakers)
-        outputs = {} if self.ctc is None else {"ctc_log_probs": self.ctc(encoded, video_lengths)}
+        outputs = {} if self.ctc is None or not lipread else {"ctc_log_probs": self.ctc(encoded, video_lengths)}
         if self.kind == "flow":
             z, log_s = self.decoder(mel, features, mel_lengths)
             return {**outputs, "z": z, "log_s": log_s}
@@ -113,9 +119,9 @@ class LipToSpeech(nn.Module):
         if self.kind == "flow":
             return flow_nll(outputs["z"], outputs["log_s"], mask, self.params.sigma)
         predictions = [outputs["mel"]] + ([outputs["mel_before_postnet"]] if self.postnet is not None else [])
-        loss = sum(masked_mse(p, mel, mask) for p in predictions)
+        loss = _total([masked_mse(p, mel, mask) for p in predictions])
         if self.params.mel_loss == "l1+mse":
-            loss = loss + sum(masked_l1(p, mel, mask) for p in predictions)
+            loss = loss + _total([masked_l1(p, mel, mask) for p in predictions])
         return loss
 
     def loss(self, outputs: dict[str, torch.Tensor], mel: torch.Tensor, mel_lengths: torch.Tensor,
@@ -124,6 +130,8 @@ class LipToSpeech(nn.Module):
         come with a transcript (`texts`, "" for none)."""
         loss = self.mel_loss(outputs, mel, mel_lengths)
         if self.ctc is not None and texts is not None and any(texts):
+            if video_lengths is None:
+                raise ValueError("the lip-reading loss needs the video lengths")
             loss = loss + self.params.ctc_weight * self.ctc.loss(outputs["ctc_log_probs"], video_lengths, texts)
         return loss
 
@@ -133,14 +141,15 @@ class LipToSpeech(nn.Module):
         if self.ctc is None:
             raise ValueError("this model has no lip-reading head (model.ctc_weight: 0)")
         classes = self.ctc(self.encoder(video, video_lengths), video_lengths).argmax(-1)
-        return [self.ctc.decode(row[:length].tolist()) for row, length in zip(classes, video_lengths.tolist())]
+        return [self.ctc.decode(row[:length].tolist())
+                for row, length in zip(classes, video_lengths.tolist(), strict=True)]
 
     @torch.no_grad()
     def infer(self, video, video_lengths, speakers, sigma: float | None = None,
               generator: torch.Generator | None = None) -> torch.Tensor:
         """Predicted mel (B, n_mels, k*T), normalised like the training targets."""
         features = self.encode(video, video_lengths, speakers)
-        if self.kind == "flow":
+        if isinstance(self.decoder, FlowDecoder):
             return self.decoder.infer(features, video_lengths * self.shapes.k, sigma, generator)
         mel = self.decoder(features)
         return self.postnet(mel) if self.postnet is not None else mel
@@ -157,6 +166,11 @@ class LipToSpeech(nn.Module):
         model = {"ctc_weight": 0.0, "ctc_units": "characters", "ctc_hidden": 0, "ctc_detach": False, **config["model"]}
         return cls(config["decoder"], ModelParams(**model), Shapes(**config["shapes"]),
                    tuple(config.get("vocabulary", CHARACTERS)))
+
+
+def _total(terms: list[torch.Tensor]) -> torch.Tensor:
+    """The sum of a non-empty list of losses, added left to right."""
+    return functools.reduce(operator.add, terms)
 
 
 def masked_mse(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -91,7 +91,8 @@ def speak(video: Path, out: Path, model_path: Path, landmarks: LandmarksParams, 
     synthesiser = Synthesiser.load(model_path, evaluate.vocoder, evaluate.device)
     synthesiser.speaker_index(speaker)  # an unknown speaker fails before any work
     if speaker is not None and synthesiser.model.speaker is None:
-        log.warning("this model has no speaker conditioning (model.speaker_embedding: false); --speaker changes nothing")
+        log.warning("this model has no speaker conditioning (model.speaker_embedding: false); "
+                    "--speaker changes nothing")
     fps, rate = synthesiser.fps, synthesiser.audio.sample_rate
     progress = Progress()
     try:

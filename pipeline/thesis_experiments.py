@@ -125,7 +125,8 @@ def table(results: dict[str, dict]) -> str:
             if result is not None and not _finished(result):
                 result = None
             if result is None:
-                lines.append(f"| {title if index == 0 else ''} | {name}: not run (yet) | | | | | | | | | | | | {thesis} |")
+                empty = " |" * (header.count("|") - 4)  # the cells between the name and the thesis'
+                lines.append(f"| {title if index == 0 else ''} | {name}: not run (yet) |{empty} {thesis} |")
                 continue
             params, metrics = result["params"], result["metrics"]
             evaluation, training = metrics.get(EVALUATE, {}), metrics.get(TRAIN, {})

@@ -1,12 +1,14 @@
 """Shared fixtures: tiny corpora made in temporary folders with the real components."""
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from bench.common import SEQUENTIAL, manifest_of, preprocess  # noqa: F401 (shared with the tests)
+from bench.common import SEQUENTIAL, manifest_of, preprocess, store_paths  # noqa: F401 (shared with the tests)
 from models.model import ModelParams
 from pipeline.audio.vocoder import VocoderParams
 from pipeline.corpora.synthetic.generator import SyntheticParams, generate_corpus
@@ -17,7 +19,8 @@ REPO = Path(__file__).resolve().parents[1]
 # The settings the tests were calibrated on (the thesis' encoder and schedule), small.
 TINY_MODEL = ModelParams(width=0.125, gru_hidden=16, mlp_hidden=32, conv_channels=16, flow_hidden=16,
                          bidirectional=False, speaker_embedding=False, ctc_weight=0.0)
-TINY_TRAIN = TrainParams(batch_size=2, lr=1e-3, schedule="plateau", max_epochs=2, window=16)
+# On the CPU, also where a GPU is present: tests compare these runs with CPU figures, bit for bit.
+TINY_TRAIN = TrainParams(batch_size=2, lr=1e-3, schedule="plateau", max_epochs=2, window=16, device="cpu")
 FAST = EvaluateParams(vocoder=VocoderParams(iterations=16), samples=2)
 
 
@@ -32,13 +35,18 @@ def pytest_collection_modifyitems(config, items) -> None:
             item.add_marker(skip)
 
 
+TINY_CORPUS = SyntheticParams(speakers=2, utterances_per_speaker=3, seed=7)
+# A folder written by `python -m tests.stores FOLDER`: the `stores` fixture copies it instead of
+# preprocessing, so a machine without dlib and espeak-ng (a GPU node) runs the training tests.
+PREPARED_STORES = "LIP2SPEECH_TEST_STORES"
+
+
 @pytest.fixture(scope="session")
 def tiny_corpus(tmp_path_factory) -> tuple[Path, SyntheticParams]:
     """Two speakers x three utterances of the embedded corpus, generated once per test session."""
-    params = SyntheticParams(speakers=2, utterances_per_speaker=3, seed=7)
     root = tmp_path_factory.mktemp("tiny_corpus")
-    generate_corpus(root, params, SEQUENTIAL)
-    return root, params
+    generate_corpus(root, TINY_CORPUS, SEQUENTIAL)
+    return root, TINY_CORPUS
 
 
 def frames_with_motion(n_frames: int = 30, height: int = 96, width: int = 128) -> np.ndarray:
@@ -57,9 +65,15 @@ def tone(seconds: float, sample_rate: int = 16000, level: float = 0.3, seed: int
 
 
 @pytest.fixture(scope="session")
-def stores(tiny_corpus, tmp_path_factory) -> dict[str, Path]:
-    """The tiny corpus through landmarks, mouths, derivatives, mels, split and stats."""
-    return preprocess(tiny_corpus[0], tmp_path_factory.mktemp("stores"))
+def stores(request, tmp_path_factory) -> dict[str, Path]:
+    """The tiny corpus through landmarks, mouths, derivatives, mels, split and stats (or a copy of
+    the prepared ones that $LIP2SPEECH_TEST_STORES names)."""
+    out = tmp_path_factory.mktemp("stores")
+    prepared = os.environ.get(PREPARED_STORES)
+    if prepared:
+        shutil.copytree(prepared, out, dirs_exist_ok=True)
+        return store_paths(out)
+    return preprocess(request.getfixturevalue("tiny_corpus")[0], out)
 
 
 def train_model(stores: dict[str, Path], out: Path, decoder: str = "conv", model=None, train=None,
@@ -71,6 +85,22 @@ def train_model(stores: dict[str, Path], out: Path, decoder: str = "conv", model
                            mels=stores["mels"], split=split or stores["split"], stats=stores["stats"],
                            manifest=stores["manifest"], out=out / "model.pt", metrics=out / "train.json",
                            live=out / "dvclive")
+
+
+def subprocess_env(**variables: str) -> dict[str, str]:
+    """This environment for a child `python -m ...`, with the repository first on its PYTHONPATH
+    (what the environment has there stays after it) and one thread per process."""
+    path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
+    return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": path, **variables}
+
+
+def train_command(params: Path, stores: dict[str, Path], out: Path, split: Path | None = None) -> list[str]:
+    """`python -m pipeline train` on prepared stores with a params file, outputs under `out`
+    (prefix it with torchrun's arguments to run it under DDP)."""
+    return ["-m", "pipeline", "train", "--params", str(params), "--features", str(stores["features"]),
+            "--mels", str(stores["mels"]), "--split", str(split or stores["split"]), "--stats", str(stores["stats"]),
+            "--manifest", str(stores["manifest"]), "--out", str(out / "model.pt"), "--metrics", str(out / "train.json"),
+            "--live", str(out / "dvclive")]
 
 
 @pytest.fixture(scope="session")
@@ -85,7 +115,8 @@ def fitted(stores, tmp_path_factory) -> dict[str, Path]:
     every = sorted(i for ids in json.loads(stores["split"].read_text()).values() for i in ids)
     split = out / "split.json"
     split.write_text(json.dumps({"train": every, "val": every, "test": every}))
-    train = TrainParams(batch_size=2, lr=3e-3, schedule="plateau", max_epochs=40, early_stopping=40, window=None)
+    train = TrainParams(batch_size=2, lr=3e-3, schedule="plateau", max_epochs=40, early_stopping=40, window=None,
+                        device="cpu")
     train_model(stores, out, train=train, split=split)
     return {"model": out / "model.pt", "split": split}
 

@@ -32,7 +32,7 @@ from tests.conftest import SEQUENTIAL, TINY_MODEL, train_model
 
 pytestmark = pytest.mark.slow
 FAST = EvaluateParams(vocoder=VocoderParams(iterations=8), samples=1)
-ONE_EPOCH = TrainParams(batch_size=2, max_epochs=1, window=16)
+ONE_EPOCH = TrainParams(batch_size=2, max_epochs=1, window=16, device="cpu")
 
 
 def _pipeline(corpus: Path, out: Path, split: SplitParams | None = None, model=TINY_MODEL, train=ONE_EPOCH,
@@ -108,7 +108,8 @@ def test_postnet_and_speaker_embedding_and_speak_with_a_speaker(tiny_corpus, tmp
     model = dataclasses.replace(TINY_MODEL, postnet=True, speaker_embedding=True)
     result = _pipeline(tiny_corpus[0], tmp_path, model=model)
     _check(result)
-    assert result["checkpoint"]["params"]["model"]["postnet"] and result["checkpoint"]["config"]["model"]["speaker_embedding"]
+    checkpoint = result["checkpoint"]
+    assert checkpoint["params"]["model"]["postnet"] and checkpoint["config"]["model"]["speaker_embedding"]
     synthesiser = Synthesiser.load(result["model"], FAST.vocoder, "cpu")
     video = Path(read_manifest(result["manifest"])[0].video)
     voices = {s: speech_mel(video, synthesiser, LandmarksParams(), FAST, s) for s in ("s1", "s2")}

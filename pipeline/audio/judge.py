@@ -26,7 +26,8 @@ JUDGE_RATE = 16000
 
 def grid_jsgf() -> str:
     """GRID's grammar as JSGF: one public rule of six slots, each a list of its words."""
-    slots = "".join(f"<{name}> = {' | '.join(words)};\n" for name, words in zip(grid.SLOT_NAMES, grid.SLOTS))
+    slots = "".join(f"<{name}> = {' | '.join(words)};\n"
+                    for name, words in zip(grid.SLOT_NAMES, grid.SLOTS, strict=True))
     sentence = " ".join(f"<{name}>" for name in grid.SLOT_NAMES)
     return f"#JSGF V1.0;\ngrammar grid;\npublic <sentence> = {sentence};\n{slots}"
 

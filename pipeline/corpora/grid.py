@@ -52,7 +52,7 @@ def sentence_from_id(utterance_id: str) -> tuple[str, ...] | None:
     if len(utterance_id) != len(SLOTS):
         return None
     words = []
-    for slot, char in zip(SLOTS, utterance_id):
+    for slot, char in zip(SLOTS, utterance_id, strict=True):
         matches = [w for w in slot if _id_char(slot, w) == char]
         if len(matches) != 1:
             return None
@@ -62,14 +62,14 @@ def sentence_from_id(utterance_id: str) -> tuple[str, ...] | None:
 
 def is_sentence(words: list[str] | tuple[str, ...]) -> bool:
     """Whether the words are a GRID sentence: six words, each one of its slot's."""
-    return len(words) == len(SLOTS) and all(word in slot for word, slot in zip(words, SLOTS))
+    return len(words) == len(SLOTS) and all(word in slot for word, slot in zip(words, SLOTS, strict=True))
 
 
 def format_align(words: list[Word]) -> str:
     """GRID `.align` text: one `start end word` line per word, times in 1/1000 frame units."""
-    return "".join(
-        f"{round(w.start * UNITS_PER_SECOND)} {round(w.end * UNITS_PER_SECOND)} {w.word}\n" for w in words
-    )
+    spans = [w.span() for w in words]
+    return "".join(f"{round(start * UNITS_PER_SECOND)} {round(end * UNITS_PER_SECOND)} {w.word}\n"
+                   for w, (start, end) in zip(words, spans, strict=True))
 
 
 class AlignmentError(ValueError):

@@ -13,9 +13,9 @@ from pipeline.io.pictures import first_per_speaker, label, write_grid
 
 def _moments(utterance: Utterance, n_frames: int, columns: int) -> list[tuple[int, str]]:
     """Frames to show: the middle of each timed word, else evenly spaced frames."""
-    timed = [w for w in utterance.words if w.start is not None and w.end is not None]
+    timed = [(w.span(), w.word) for w in utterance.words if w.timed]
     if timed:
-        picks = [(min(n_frames - 1, int((w.start + w.end) / 2 * utterance.fps)), w.word) for w in timed]
+        picks = [(min(n_frames - 1, int((start + end) / 2 * utterance.fps)), word) for (start, end), word in timed]
         return [(0, "(start)")] + picks[: columns - 1]
     return [(int(i), f"frame {int(i)}") for i in np.linspace(0, n_frames - 1, columns)]
 
@@ -28,7 +28,7 @@ def corpus_sheet(utterances: list[Utterance], path: Path, columns: int = 7, scal
             frames = read_video(Path(utterance.video), fps=utterance.fps)
         except MediaError:
             continue
-        tiles = []
+        tiles: list[np.ndarray] = []
         for index, word in _moments(utterance, len(frames), columns):
             small = cv2.resize(frames[index], None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
             tiles.append(label(small, f"{utterance.id} {word}" if not tiles else word))

@@ -133,7 +133,8 @@ def find_folder(root: Path, layout: FolderLayout) -> list[Candidate]:
         stem = stem[len(speaker) + 1:] if stem.startswith(f"{speaker}_") else stem
         audio = video.with_suffix(".wav")
         align, text = video.with_suffix(".align"), video.with_suffix(".txt")
-        transcript = (str(align), "grid") if align.exists() else (str(text), "transcript") if text.exists() else (None, "grid")
+        transcript = ((str(align), "grid") if align.exists() else (str(text), "transcript") if text.exists()
+                      else (None, "grid"))
         candidates.append(Candidate(
             id=f"{speaker}_{stem}", speaker=speaker, video=str(video),
             audio=str(audio) if audio.exists() else None,
@@ -211,7 +212,7 @@ def _lombard_words(path: Path, grid_id: str) -> list[Word]:
     if sentence is None or len(sentence) != len(spans):
         raise AlignmentError(f"alignment has {len(spans)} words, GRID id {grid_id!r} has "
                          f"{len(sentence) if sentence else 'no valid'} words")
-    return [Word(word, round(start, 4), round(end, 4)) for word, (start, end) in zip(sentence, spans)]
+    return [Word(word, round(start, 4), round(end, 4)) for word, (start, end) in zip(sentence, spans, strict=True)]
 
 
 @dataclass(frozen=True)

@@ -88,11 +88,12 @@ def mouth_crops(frames: np.ndarray, points: np.ndarray, params: CropParams) -> n
         box = fixed_box(points, params.padding)
         return np.stack([crop_box(frame, box, size) for frame in frames])
     if params.mode == "tracked":
-        return np.stack([crop_box(frame, box, size) for frame, box in zip(frames, tracked_boxes(points, params.padding))])
+        boxes = tracked_boxes(points, params.padding)
+        return np.stack([crop_box(frame, box, size) for frame, box in zip(frames, boxes, strict=True)])
     left, top, right, bottom = aligned_box(params.padding)
     scale = (right - left) / size
     crops = []
-    for frame, matrix in zip(frames, aligned_matrices(points)):
+    for frame, matrix in zip(frames, aligned_matrices(points), strict=True):
         # Frame -> reference face -> crop pixels, in one warp.
         to_crop = np.vstack([matrix, [0, 0, 1]])
         to_crop = np.array([[1 / scale, 0, -left / scale - 0.5 + 0.5 / scale],

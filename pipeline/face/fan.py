@@ -56,21 +56,21 @@ class FanLandmarker:
 
         centres, scales, crops = [], [], []
         # face_alignment's helpers take float64 centres (float32 numpy scalars break them).
-        for image, (left, top, right, bottom) in zip(images, np.asarray(boxes, np.float64)):
+        for image, (left, top, right, bottom) in zip(images, np.asarray(boxes, np.float64), strict=True):
             rgb = np.repeat(image[..., None], 3, axis=2) if image.ndim == 2 else image
             centre = np.array([(left + right) / 2, (top + bottom) / 2 - (bottom - top) * CENTER_Y_OFFSET])
             scale = float(right - left + bottom - top) / REFERENCE_SCALE
             centres.append(centre)
             scales.append(scale)
             crops.append(crop(rgb, centre, scale).transpose(2, 0, 1).astype(np.float32) / 255.0)
-        heatmaps = []
+        outputs = []
         with torch.inference_mode():
             batch = torch.from_numpy(np.stack(crops))
             for start in range(0, len(batch), self.batch_size):
                 output = self.network(batch[start:start + self.batch_size].to(self.device))
                 output = output[-1] if isinstance(output, (list, tuple)) else output
-                heatmaps.append(output.float().cpu().numpy())
-        heatmaps = np.concatenate(heatmaps)
+                outputs.append(output.float().cpu().numpy())
+        heatmaps = np.concatenate(outputs)
         points = [get_preds_fromhm(heatmaps[i:i + 1], centres[i], scales[i])[1].reshape(68, 2)
                   for i in range(len(heatmaps))]
         return np.stack(points).astype(np.float32)

@@ -23,7 +23,7 @@ def landmarks_sheet(items: list[tuple[Utterance, np.ndarray, np.ndarray]], path:
     for utterance in first_per_speaker([u for u, _, _ in items]):
         _, points, status = by_id[utterance.id]
         frames = read_video(Path(utterance.video), fps=utterance.fps)
-        tiles = []
+        tiles: list[np.ndarray] = []
         for t in np.linspace(0, len(frames) - 1, columns).astype(int):
             frame = frames[t].copy()
             for x, y in points[t]:
@@ -41,7 +41,7 @@ def crops_sheet(items: list[tuple[str, np.ndarray]], path: Path, columns: int = 
     """One row per utterance: evenly spaced mouth crops, enlarged."""
     rows = []
     for utterance_id, crops in items:
-        tiles = []
+        tiles: list[np.ndarray] = []
         for t in np.linspace(0, len(crops) - 1, columns).astype(int):
             crop = crops[t] if crops.ndim == 4 else cv2.cvtColor(crops[t], cv2.COLOR_GRAY2RGB)
             big = cv2.resize(crop, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_NEAREST)

@@ -2,11 +2,12 @@
 gaps, smooth, and measure how it went.
 
 Detection (HOG, ~6 ms a frame) runs every `detect_every` frames, in the region around the tracked
-face when there is one, and on the whole frame whenever tracking is lost; in between, the predictor (~0.7 ms) fits inside a box carried over from the previous frame's
-landmarks. The carried box keeps the geometry the detector gave at the last keyframe, relative to
-the landmarks, because the predictor was trained on detector boxes. Tracking counts as lost when
-the new landmarks imply a box that drifted from the one they were fitted in, or when the face
-patch no longer looks like the keyframe's (the face left the frame or was covered).
+face when there is one, and on the whole frame whenever tracking is lost; in between, the
+predictor (~0.7 ms) fits inside a box carried over from the previous frame's landmarks. The
+carried box keeps the geometry the detector gave at the last keyframe, relative to the
+landmarks, because the predictor was trained on detector boxes. Tracking counts as lost when the
+new landmarks imply a box that drifted from the one they were fitted in, or when the face patch
+no longer looks like the keyframe's (the face left the frame or was covered).
 """
 from __future__ import annotations
 
@@ -101,11 +102,16 @@ def track(frames: np.ndarray, landmarker: Landmarker, params: TrackingParams) ->
     boxes = np.full((n_frames, 4), np.nan, np.float32)
     status = np.full(n_frames, MISSING, np.uint8)
     result = Track(points, boxes, status)
-    relation, reference, previous = None, None, None
+    # Set together at each detection: the box-to-landmarks geometry, the face patch to compare
+    # with, and the points that the next frame's box is carried from.
+    relation: np.ndarray | None = None
+    reference: np.ndarray | None = None
+    previous: np.ndarray | None = None
     for t, frame in enumerate(frames):
-        if previous is not None and t % params.detect_every != 0:
+        if previous is not None and relation is not None and t % params.detect_every != 0:
             box = box_from_points(previous, relation)
-            fitted = landmarker.predict(frame, tuple(int(round(v)) for v in box))
+            left, top, right, bottom = (int(round(v)) for v in box)
+            fitted = landmarker.predict(frame, (left, top, right, bottom))
             drift = iou(box_from_points(fitted, relation), box)
             similarity = float((face_patch(frame, box) * reference).mean())
             if drift >= params.min_box_iou and similarity >= params.min_patch_similarity:
@@ -137,9 +143,10 @@ def _detect(landmarker: Landmarker, frame: np.ndarray, near: np.ndarray | None, 
         scale = min(1.0, DETECT_WIDTH / max(right - left, 1.0))
         region = cv2.resize(frame[y0:y1, x0:x1], None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         result.detector_calls += 1
-        box = landmarker.find_box(region)
-        if box is not None:
-            box = tuple(int(round(v / scale)) + offset for v, offset in zip(box, (x0, y0, x0, y0)))
+        found = landmarker.find_box(region)
+        if found is not None:
+            left, top, right, bottom = (int(round(v / scale)) for v in found)
+            box = (left + x0, top + y0, right + x0, bottom + y0)
             return FaceLandmarks(box, landmarker.predict(frame, box))
     result.detector_calls += 1
     return landmarker.detect(frame)

@@ -19,6 +19,16 @@ class Word:
     start: float | None = None
     end: float | None = None
 
+    @property
+    def timed(self) -> bool:
+        return self.start is not None and self.end is not None
+
+    def span(self) -> tuple[float, float]:
+        """(start, end) in seconds; ValueError when only the transcript is known."""
+        if self.start is None or self.end is None:
+            raise ValueError(f"word {self.word!r} has no times")
+        return self.start, self.end
+
 
 @dataclass(frozen=True)
 class Utterance:

@@ -106,7 +106,7 @@ def probe_video(path: Path) -> VideoInfo:
             frames += 1
     finally:
         capture.release()
-    if frames == 0:
+    if first is None or clock.last is None:
         raise MediaError("video has no decodable frames")
     return VideoInfo(frames, width, height, _span(first, clock.last, clock.step))
 
@@ -192,7 +192,7 @@ def _read_audio_track(video: Path) -> tuple[np.ndarray, int]:
             for frame in container.decode(stream):
                 data = frame.to_ndarray()
                 if data.dtype.kind == "i":
-                    data = data.astype(np.float32) / np.iinfo(data.dtype).max
+                    data = data.astype(np.float32) / np.iinfo(data.dtype.str).max
                 # Planar formats give (channels, n); packed give (1, n * channels).
                 channels = len(frame.layout.channels)
                 data = data.reshape(channels, -1) if frame.format.is_planar else data.reshape(-1, channels).T
@@ -222,7 +222,8 @@ _CONTAINERS = {
 
 
 def write_video(path: Path, frames: Iterable[np.ndarray], fps: float | Fraction, audio: np.ndarray | None = None,
-                sample_rate: int | None = None, bit_rate: int = 1_000_000, times: Sequence[float] | None = None) -> None:
+                sample_rate: int | None = None, bit_rate: int = 1_000_000,
+                times: Sequence[float] | None = None) -> None:
     """Encode RGB frames (H, W, 3 each; any iterable, so long videos need not fit in memory) and,
     when given, int16 mono audio into one file whose suffix picks the format (.mpg: MPEG-1 video +
     MPEG layer II audio, like GRID; .mp4: MPEG-4 video + AAC). `fps` is the nominal rate (a
@@ -233,27 +234,33 @@ def write_video(path: Path, frames: Iterable[np.ndarray], fps: float | Fraction,
     suffix = Path(path).suffix.lower()
     if suffix not in _CONTAINERS:
         raise ValueError(f"cannot write {suffix!r} videos; use one of {', '.join(_CONTAINERS)}")
+    if audio is not None and sample_rate is None:
+        raise ValueError("audio needs its sample_rate")
     container_format, video_codec, audio_codec = _CONTAINERS[suffix]
     frames = iter(frames)
     first = next(frames)
     tick = Fraction(1, 30000)  # explicit timestamps: NTSC frames (1001 ticks) and milliseconds are whole
     with av.open(str(path), "w", format=container_format) as container:
         container.metadata.clear()
-        video = container.add_stream(video_codec, rate=fps)
+        # PyAV takes an int or a Fraction; a float rate becomes the nearest fraction (29.97: 2997/100).
+        video = container.add_stream(video_codec, rate=Fraction(fps).limit_denominator(100_000))
+        assert isinstance(video, av.VideoStream)
         video.width, video.height = first.shape[1], first.shape[0]
         video.pix_fmt = "yuv420p"
         video.bit_rate = bit_rate
         video.codec_context.options = {"flags": "+bitexact"}
         if times is not None:
             video.codec_context.time_base = tick
-        sound = None
+        sound: av.AudioStream | None = None
         if audio is not None:
-            sound = container.add_stream(audio_codec, rate=sample_rate)
+            stream = container.add_stream(audio_codec, rate=sample_rate)
+            assert isinstance(stream, av.AudioStream)
+            sound = stream
             sound.layout = "mono"
             sound.bit_rate = 64_000
         for index, frame in enumerate(itertools.chain([first], frames)):
             # OpenCV's RGB -> I420 is faster than letting the encoder convert each frame.
-            planar = cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2YUV_I420)
+            planar = np.asarray(cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2YUV_I420), np.uint8)
             picture = av.VideoFrame.from_ndarray(planar, format="yuv420p")
             if times is not None:
                 picture.pts, picture.time_base = round(times[index] / tick), tick
@@ -261,7 +268,7 @@ def write_video(path: Path, frames: Iterable[np.ndarray], fps: float | Fraction,
                 container.mux(packet)
         for packet in video.encode():
             container.mux(packet)
-        if sound is not None:
+        if sound is not None and audio is not None and sample_rate is not None:
             chunk = av.AudioFrame.from_ndarray(audio.reshape(1, -1).astype(np.int16), format="s16", layout="mono")
             chunk.sample_rate, chunk.pts = sample_rate, 0
             for packet in sound.encode(chunk):

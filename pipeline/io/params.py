@@ -14,13 +14,16 @@ import types
 import typing
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, Union
 
 import yaml
 
 from pipeline.errors import MissingInput, ParamsError
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+DataclassT = TypeVar("DataclassT", bound="DataclassInstance")
 DEFAULT_PATH = Path("params.yaml")
 
 
@@ -56,7 +59,7 @@ def choices(kind: Any) -> tuple:
 
 
 def _convert(hint: Any, value: Any, name: str) -> Any:
-    if dataclasses.is_dataclass(hint):
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return _dataclass(hint, value, name)
     origin = typing.get_origin(hint)
     if value is None:
@@ -99,7 +102,7 @@ def _convert(hint: Any, value: Any, name: str) -> Any:
     raise ParamsError(f"{name} must be {_describe(hint)}; got {value!r}")
 
 
-def _dataclass(kind: type[T], value: Any, name: str) -> T:
+def _dataclass(kind: type[DataclassT], value: Any, name: str) -> DataclassT:
     if value is None:
         value = {}
     if not isinstance(value, dict):

@@ -28,10 +28,10 @@ def first_per_speaker(utterances: list[Utterance]) -> list[Utterance]:
 
 def write_grid(rows: list[list[np.ndarray]], path: Path) -> None:
     """Tiles (RGB, same size within a row) laid out row by row on white, written as PNG."""
-    rows = [np.concatenate(tiles, axis=1) for tiles in rows if tiles]
-    if not rows:
+    strips = [np.concatenate(tiles, axis=1) for tiles in rows if tiles]
+    if not strips:
         return
-    width = max(r.shape[1] for r in rows)
-    rows = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
+    width = max(s.shape[1] for s in strips)
+    padded = [np.pad(s, ((0, 0), (0, width - s.shape[1]), (0, 0)), constant_values=255) for s in strips]
     path.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(path), cv2.cvtColor(np.concatenate(rows), cv2.COLOR_RGB2BGR))
+    cv2.imwrite(str(path), cv2.cvtColor(np.concatenate(padded), cv2.COLOR_RGB2BGR))

@@ -18,9 +18,10 @@ reader refuses, with one line naming the store, what it cannot trust: another fo
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
@@ -51,6 +52,16 @@ class StoreParams:
 
 
 FieldSpec = tuple[tuple[int, ...], str]  # per-frame shape, dtype
+
+
+class StoreBackend(Protocol):
+    """What StoreWriter needs of a format: grow a field, write the index, let go of the files."""
+
+    def append(self, name: str, start: int, values: np.ndarray) -> None: ...
+
+    def finish(self, attrs: dict[str, Any]) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class _ZarrBackend:
@@ -113,7 +124,8 @@ class _Hdf5Backend:
             self.file.close()
 
 
-_BACKENDS = {"zarr": _ZarrBackend, "hdf5": _Hdf5Backend}
+_BACKENDS: dict[str, Callable[[Path, dict[str, FieldSpec], int, int, Compression], StoreBackend]] = {
+    "zarr": _ZarrBackend, "hdf5": _Hdf5Backend}
 
 
 class StoreWriter:
@@ -151,7 +163,8 @@ class StoreWriter:
             shape, dtype = self.fields[name]
             array = np.asarray(array)
             if array.shape[1:] != shape:
-                raise ValueError(f"{utterance_id}: field {name} has frame shape {array.shape[1:]}, store expects {shape}")
+                raise ValueError(f"{utterance_id}: field {name} has frame shape {array.shape[1:]}, "
+                                 f"store expects {shape}")
             self._buffers[name].append(array.astype(dtype, copy=False))
         self.ids.append(utterance_id)
         self._seen.add(utterance_id)
@@ -204,7 +217,7 @@ class StoreReader:
         if not self.path.exists():
             raise MissingInput(f"no store at {self.path}; run the stage that writes it")
         self.format = "hdf5" if self.path.is_file() else "zarr"
-        self._handle = None
+        self._handle: Any = None  # a zarr Group or an h5py File, opened on first read
         self._arrays: dict = {}
         self.attrs = self._read_attrs()
         version = self.attrs.get("format_version")

@@ -15,18 +15,21 @@ reader, its worker processes and the host-to-device copies move half the bytes o
 Stores open lazily, in whichever process reads first; `worker_init_fn` drops handles inherited
 through fork, so each DataLoader worker opens its own. Optional fixed-length windows (in video
 frames): random placement per epoch for training, or every window at a stride (overlapping when
-stride < window) for evaluating long recordings.
+stride < window) for evaluating long recordings. Training draws items through an `EpochSampler`,
+which hands each index over with its epoch: DataLoader workers hold their own copy of the dataset
+(for the whole run, with persistent workers), so `set_epoch` in the main process never reaches it.
 """
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, Sampler
 
 from pipeline.errors import StageError
 from pipeline.io.manifest import Utterance, read_manifest, speakers_by_id
@@ -85,7 +88,7 @@ class LipSpeechDataset(Dataset):
         self.window, self.stride, self.seed, self.epoch = window, stride, seed, 0
         # With a stride, every window of every utterance is one item (deterministic); otherwise
         # one item per utterance, its window placed at random per epoch.
-        self.items = [(i, None) for i in self.ids]
+        self.items: list[tuple[str, int | None]] = [(i, None) for i in self.ids]
         if window and stride:
             self.items = [(i, start) for i in self.ids
                           for start in range(0, max(1, features.lengths[i] - window + stride), stride)]
@@ -99,7 +102,8 @@ class LipSpeechDataset(Dataset):
                    speakers_by_id(utterances), text_of=transcripts(utterances), **options)
 
     def set_epoch(self, epoch: int) -> None:
-        """Random windows differ per epoch, reproducibly."""
+        """The epoch of items asked for by index alone (an EpochSampler passes its own): random
+        windows differ per epoch, reproducibly."""
         self.epoch = epoch
 
     def reopen(self) -> None:
@@ -110,25 +114,49 @@ class LipSpeechDataset(Dataset):
     def __len__(self) -> int:
         return len(self.items)
 
-    def _window(self, index: int, utterance_id: str, start: int | None) -> tuple[int, int]:
+    def _window(self, index: int, epoch: int, utterance_id: str, start: int | None) -> tuple[int, int]:
         length = self.features.lengths[utterance_id]
         if not self.window or length <= self.window:
             return 0, length
         if start is None:
-            rng = np.random.default_rng([self.seed, self.epoch, index])
+            rng = np.random.default_rng([self.seed, epoch, index])
             start = int(rng.integers(0, length - self.window + 1))
         start = min(start, length - self.window)
         return start, start + self.window
 
-    def __getitem__(self, index: int) -> Sample:
+    def __getitem__(self, key: int | tuple[int, int]) -> Sample:
+        """Item `key`, or `(index, epoch)` as an EpochSampler draws them."""
+        index, epoch = key if isinstance(key, tuple) else (key, self.epoch)
         utterance_id, start = self.items[index]
-        first, last = self._window(index, utterance_id, start)
+        first, last = self._window(index, epoch, utterance_id, start)
         video = self.features.read(utterance_id, ["video"])["video"][first:last]
         mel = self.mels.read(utterance_id, ["mel"])["mel"][first * self.k:last * self.k]
         speaker = self.speaker_index[self.speaker_of[utterance_id]]
         whole = last - first == self.features.lengths[utterance_id]
         return Sample(torch.from_numpy(video).transpose(0, 1), torch.from_numpy(mel).T, speaker, utterance_id,
                       self.text_of.get(utterance_id, "") if whole else "")
+
+
+class EpochSampler(Sampler[tuple[int, int]]):
+    """Draws the indices of `sampler` as `(index, epoch)` pairs, so that the epoch which places
+    random windows travels with each index into the DataLoader's worker processes."""
+
+    def __init__(self, sampler: Sampler[int]) -> None:
+        self.sampler, self.epoch = sampler, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """The epoch of the next pass (a DistributedSampler reshuffles by it too)."""
+        self.epoch = epoch
+        set_inner = getattr(self.sampler, "set_epoch", None)
+        if set_inner is not None:
+            set_inner(epoch)
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        epoch = self.epoch
+        return ((index, epoch) for index in self.sampler)
+
+    def __len__(self) -> int:
+        return len(self.sampler)  # type: ignore[arg-type]  # the samplers used here are sized
 
 
 def transcripts(utterances: list[Utterance]) -> dict[str, str]:
@@ -141,7 +169,8 @@ def collate(samples: list[Sample]) -> Batch:
     video_lengths = torch.tensor([s.video.shape[1] for s in samples])
     mel_lengths = torch.tensor([s.mel.shape[1] for s in samples])
     first = samples[0]
-    video = first.video.new_zeros((len(samples), first.video.shape[0], int(video_lengths.max()), *first.video.shape[2:]))
+    video = first.video.new_zeros((len(samples), first.video.shape[0], int(video_lengths.max()),
+                                   *first.video.shape[2:]))
     mel = first.mel.new_zeros((len(samples), first.mel.shape[0], int(mel_lengths.max())))
     for i, sample in enumerate(samples):
         video[i, :, :sample.video.shape[1]] = sample.video
@@ -153,5 +182,5 @@ def collate(samples: list[Sample]) -> Batch:
 def worker_init_fn(_: int) -> None:
     """DataLoader hook: each worker opens its own store handles."""
     info = torch.utils.data.get_worker_info()
-    if info is not None:
+    if info is not None and isinstance(info.dataset, LipSpeechDataset):
         info.dataset.reopen()

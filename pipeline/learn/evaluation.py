@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -97,7 +98,7 @@ def sample_ids(ids: list[str], speaker_of: dict[str, str], count: int) -> list[s
     queues: dict[str, list[str]] = {}
     for utterance_id in sorted(ids):
         queues.setdefault(speaker_of[utterance_id], []).append(utterance_id)
-    chosen = []
+    chosen: list[str] = []
     while len(chosen) < count and any(queues.values()):
         for speaker in sorted(queues):
             if queues[speaker] and len(chosen) < count:
@@ -129,7 +130,8 @@ def synthesise(synthesiser: Synthesiser, sample: Sample, utterance: Utterance, s
     if long:
         waveforms = {c: np.concatenate(list(synthesiser.vocode_stream([mels[c]], utterance.fps))) for c in CONDITIONS}
     else:
-        waveforms = dict(zip(CONDITIONS, synthesiser.vocode(np.stack([mels[c] for c in CONDITIONS]), utterance.fps)))
+        vocoded = synthesiser.vocode(np.stack([mels[c] for c in CONDITIONS]), utterance.fps)
+        waveforms = dict(zip(CONDITIONS, vocoded, strict=True))
     samples, rate = read_audio(utterance.audio, Path(utterance.video))
     reference = fit_audio(samples, rate, utterance.frames, utterance.fps, audio)
     normalised_target = normalizer.mel(target.T).numpy()
@@ -159,7 +161,7 @@ def score(synthesis: Synthesis, sample_rate: int) -> tuple[str, dict]:
             errors = word_errors(synthesis.words, heard)
             figures[condition].update(wer=errors.wer, heard=" ".join(heard))
             if condition == "model":
-                figures[condition]["slots_correct"] = dict(zip(grid.SLOT_NAMES, errors.correct))
+                figures[condition]["slots_correct"] = dict(zip(grid.SLOT_NAMES, errors.correct, strict=True))
     return synthesis.id, {"transcript": " ".join(synthesis.words), **_rounded(figures)}
 
 
@@ -179,15 +181,17 @@ def summarise(per_utterance: dict[str, dict], speaker_of: dict[str, str]) -> dic
     """Means over utterances: the model's at the top level (with its per-slot word accuracy),
     the references under their names, the same per speaker, and the share of the MCD gap closed."""
     def means(ids: list[str]) -> dict:
-        block = {metric: _mean([per_utterance[i]["model"][metric] for i in ids]) for metric in METRICS}
+        block: dict[str, Any] = {metric: _mean([per_utterance[i]["model"][metric] for i in ids]) for metric in METRICS}
         block["lipreading_wer"] = _mean([per_utterance[i]["model"]["lipreading_wer"] for i in ids])
-        judged = [per_utterance[i]["model"]["slots_correct"] for i in ids if "slots_correct" in per_utterance[i]["model"]]
+        judged = [per_utterance[i]["model"]["slots_correct"] for i in ids
+                  if "slots_correct" in per_utterance[i]["model"]]
         block["slot_accuracy"] = {slot: _mean([float(s[slot]) for s in judged]) for slot in grid.SLOT_NAMES}
         for reference in CONDITIONS[1:]:
             block[reference] = {metric: _mean([per_utterance[i][reference][metric] for i in ids]) for metric in METRICS}
         block[RECORDING] = {"wer": _mean([per_utterance[i][RECORDING]["wer"] for i in ids])}
-        gap = block["mean"]["mcd_db"] - block["oracle"]["mcd_db"]
-        block["mcd_gap_closed"] = round((block["mean"]["mcd_db"] - block["mcd_db"]) / gap, 4) if gap > 0 else None
+        model, oracle, mean = block["mcd_db"], block["oracle"]["mcd_db"], block["mean"]["mcd_db"]
+        known = model is not None and oracle is not None and mean is not None and mean > oracle
+        block["mcd_gap_closed"] = round((mean - model) / (mean - oracle), 4) if known else None
         return block
 
     ids = sorted(per_utterance)
@@ -209,7 +213,7 @@ def mel_picture(target: np.ndarray, predicted: np.ndarray, title: str, path: Pat
 
     low, high = float(np.min(target)), float(np.max(target))
     figure, axes = plt.subplots(2, 1, figsize=(9, 5), sharex=True, constrained_layout=True)
-    for axis, mel, name in zip(axes, (target, predicted), ("target", "predicted")):
+    for axis, mel, name in zip(axes, (target, predicted), ("target", "predicted"), strict=True):
         image = axis.imshow(mel, origin="lower", aspect="auto", vmin=low, vmax=high, cmap="magma",
                             interpolation="nearest")
         axis.set_ylabel(f"{name}\nmel bin")

@@ -52,7 +52,7 @@ def predict_normalised(model: LipToSpeech, video: torch.Tensor, speaker: int, si
     lengths = torch.full((len(starts),), window, device=video.device)
     predicted = model.infer(chunks, lengths, speakers.expand(len(starts)), sigma, generator)
     mel = predicted.new_zeros((predicted.shape[1], k * frames))
-    for start, chunk in zip(starts, predicted):
+    for start, chunk in zip(starts, predicted, strict=True):
         mel[:, k * start:k * (start + window)] = chunk
     return mel
 
@@ -133,6 +133,7 @@ class StreamingVocoder:
             yield self._block(self.mel.shape[1] - self.done, last=True)
 
     def _block(self, frames: int, last: bool) -> np.ndarray:
+        assert self.mel is not None, "a block is vocoded only after a push"
         hop, fade, start = self.hop, self.fade, self.done
         left = min(self.context, start)
         right = 0 if last else self.context

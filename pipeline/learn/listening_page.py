@@ -80,7 +80,7 @@ def heard_html(transcript: str, heard: str | None) -> str:
     words = []
     for said, got in align_words(transcript.split(), heard.split()):
         if got is None:
-            words.append(f'<span class="missing" title="not heard">{html.escape(said)}</span>')
+            words.append(f'<span class="missing" title="not heard">{html.escape(said or "")}</span>')
         elif said is None:
             words.append(f'<span class="extra" title="not said">{html.escape(got)}</span>')
         elif said != got:

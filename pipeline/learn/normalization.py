@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from pipeline.errors import StageError
 from pipeline.io.params import choices
 from pipeline.io.store import StoreReader
 
@@ -24,21 +25,25 @@ NORMALIZATIONS = choices(Normalization)
 def channel_stats(store: StoreReader, field: str, ids: list[str], channel_axis: int) -> dict[str, list[float]]:
     """Mean, std, min, max per channel (`channel_axis` of one frame's array), over all frames of
     `ids`; float64 running sums, so the order of utterances does not matter."""
-    total = sum_ = sum_sq = low = high = None
+    total, moments = 0, None  # moments: per channel, the sum, the sum of squares, the min, the max
     for utterance_id in tqdm(ids, desc=f"stats: {field}", unit="utt", mininterval=0.5):
         values = store.read(utterance_id, [field])[field].astype(np.float64)
         values = np.moveaxis(values, channel_axis + 1, 0).reshape(values.shape[channel_axis + 1], -1)
-        if total is None:
-            total, sum_, sum_sq = 0, np.zeros(len(values)), np.zeros(len(values))
-            low, high = np.full(len(values), np.inf), np.full(len(values), -np.inf)
+        if moments is None:
+            channels = len(values)
+            moments = np.stack([np.zeros(channels), np.zeros(channels), np.full(channels, np.inf),
+                                np.full(channels, -np.inf)])
         total += values.shape[1]
-        sum_ += values.sum(axis=1)
-        sum_sq += np.square(values).sum(axis=1)
-        low, high = np.minimum(low, values.min(axis=1)), np.maximum(high, values.max(axis=1))
-    mean = sum_ / total
-    std = np.sqrt(np.maximum(sum_sq / total - mean ** 2, 0.0))
+        moments[0] += values.sum(axis=1)
+        moments[1] += np.square(values).sum(axis=1)
+        moments[2] = np.minimum(moments[2], values.min(axis=1))
+        moments[3] = np.maximum(moments[3], values.max(axis=1))
+    if moments is None:
+        raise StageError(f"no utterance to compute the {field} statistics over")
+    mean = moments[0] / total
+    std = np.sqrt(np.maximum(moments[1] / total - mean ** 2, 0.0))
     return {name: [round(float(v), 6) for v in array]
-            for name, array in (("mean", mean), ("std", std), ("min", low), ("max", high))}
+            for name, array in (("mean", mean), ("std", std), ("min", moments[2]), ("max", moments[3]))}
 
 
 class Normalizer:
@@ -89,6 +94,11 @@ class BatchNormalizer(torch.nn.Module):
     """Normalises a batch as the reader stores it (integer video, raw log-mel), on the batch's
     device, and keeps the padding zero: (B, C, T, S, S) int -> float32, (B, n_mels, kT) -> float32,
     frames past each length set to 0 (as if each sample had been normalised, then padded)."""
+
+    video_scale: torch.Tensor
+    video_shift: torch.Tensor
+    mel_scale: torch.Tensor
+    mel_shift: torch.Tensor
 
     def __init__(self, video_scale: torch.Tensor, video_shift: torch.Tensor, mel_scale: torch.Tensor,
                  mel_shift: torch.Tensor) -> None:

@@ -1,10 +1,12 @@
 """Training the lip-to-speech model: data and model from the stores, the loop, DDP, curves.
 
 Adam, ReduceLROnPlateau and early stopping on the val loss; the checkpoint of the best epoch by
-val loss is kept. CUDA with bf16 autocast when present, else the CPU. Under torchrun (several
-processes, `WORLD_SIZE` set) the model is wrapped in DistributedDataParallel: each process sees
-its share of every batch, gradients are averaged across processes, losses summed across them.
-Curves go to dvclive (`dvc plots show`).
+val loss is kept. CUDA with bf16 autocast when present (recurrent layers stay in float32), else
+the CPU. Under torchrun (`WORLD_SIZE` set) each process takes the GPU of its `LOCAL_RANK`, joins a
+process group (gloo for CPU tensors, NCCL for CUDA ones) and wraps the model in
+DistributedDataParallel: each process sees its share of every batch, gradients are averaged
+across processes, losses summed across them, and the run fails if the processes end with
+different weights. Curves go to dvclive (`dvc plots show`).
 """
 from __future__ import annotations
 
@@ -23,11 +25,12 @@ from typing import Literal
 import numpy as np
 import torch
 from torch import distributed, nn
-from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
+from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, Sampler
 
 from models.lipreading import CHARACTERS, word_vocabulary
 from models.model import Decoder, LipToSpeech, ModelParams, Shapes
 from pipeline.compute.device import resolve_device
+from pipeline.errors import StageError
 from pipeline.io.files import remove, replacing
 from pipeline.io.manifest import read_manifest, speakers_by_id
 from pipeline.io.splits import load_split
@@ -35,6 +38,7 @@ from pipeline.io.store import StoreReader
 from pipeline.learn.checkpoint import preprocessing, write_checkpoint
 from pipeline.learn.dataset import (
     Batch,
+    EpochSampler,
     LipSpeechDataset,
     collate,
     transcripts,
@@ -118,17 +122,38 @@ class Progress:
         return self.since_best >= self.patience
 
 
+@dataclass(frozen=True)
+class Processes:
+    """Where this process trains: its device, its rank among `world` processes, and whether they
+    train together in a process group (under torchrun, even a group of one)."""
+
+    device: torch.device
+    rank: int = 0
+    world: int = 1
+    distributed: bool = False
+
+
+def backend_for(device: torch.device) -> str:
+    """The process group's backends: gloo serves CPU tensors always, NCCL the CUDA ones."""
+    return "cpu:gloo,cuda:nccl" if device.type == "cuda" else "gloo"
+
+
 @contextlib.contextmanager
-def process_group() -> Iterator[tuple[int, int]]:
-    """(rank, world size); under torchrun, starts the process group and ends it afterwards."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world == 1:
-        yield 0, 1
+def process_group(device_name: str) -> Iterator[Processes]:
+    """This process's place in training. Under torchrun, a CUDA process is bound to the GPU of
+    its LOCAL_RANK before any CUDA work (else every rank opens a context on GPU 0 and NCCL has to
+    guess), then the process group starts; it ends afterwards."""
+    device = resolve_device(device_name)
+    if "WORLD_SIZE" not in os.environ:
+        yield Processes(device)
         return
+    if device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
     if not distributed.is_initialized():
-        distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        distributed.init_process_group(backend_for(device), device_id=device if device.type == "cuda" else None)
     try:
-        yield distributed.get_rank(), world
+        yield Processes(device, distributed.get_rank(), distributed.get_world_size(), distributed=True)
         distributed.barrier()
     finally:
         distributed.destroy_process_group()
@@ -200,11 +225,12 @@ def augment(video: torch.Tensor, lengths: torch.Tensor, shift: int, time_mask: i
 def train_step(network: torch.nn.Module, model: LipToSpeech, batch: Batch, optimizer: torch.optim.Optimizer,
                device: torch.device, normalizer: BatchNormalizer, shift: int = 0, time_mask: int = 0) -> float:
     """One optimisation step on a batch (augmented as asked); `network` is the model or its DDP
-    wrapper (which averages the gradients across processes in `backward`). Returns the loss."""
+    wrapper (which averages the gradients across processes in `backward`). The lip-reading head
+    runs only on batches with a transcript (random windows have none). Returns the loss."""
     video, mel, video_lengths, mel_lengths, speakers = to_device(batch, device, normalizer)
     video = augment(video, video_lengths, shift, time_mask)
     with autocast_for(device):
-        outputs = network(video, video_lengths, speakers, mel, mel_lengths)
+        outputs = network(video, video_lengths, speakers, mel, mel_lengths, lipread=any(batch.texts))
         loss = model.loss(outputs, mel, mel_lengths, batch.texts, video_lengths)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
@@ -212,12 +238,28 @@ def train_step(network: torch.nn.Module, model: LipToSpeech, batch: Batch, optim
     return loss.item()
 
 
-def _sum_across(values: list[float], world: int) -> list[float]:
-    if world == 1:
+def sum_across(values: list[float], processes: Processes) -> list[float]:
+    """`values` summed over the processes, reduced on the training device (NCCL reduces CUDA
+    tensors only)."""
+    if not processes.distributed:
         return values
-    tensor = torch.tensor(values, dtype=torch.float64)
+    tensor = torch.tensor(values, dtype=torch.float64, device=processes.device)
     distributed.all_reduce(tensor)
     return tensor.tolist()
+
+
+def same_weights(model: torch.nn.Module, processes: Processes) -> bool:
+    """Whether every process holds exactly rank 0's parameters (DDP keeps them equal; were they
+    not, the checkpoint would be one process's model of several)."""
+    if not processes.distributed:
+        return True
+    with torch.no_grad():
+        weights = torch.cat([p.detach().flatten() for p in model.parameters()]).to(processes.device)
+        first = weights.clone()
+        distributed.broadcast(first, src=0)
+        same = torch.tensor([float(torch.equal(first, weights))], device=processes.device)
+        distributed.all_reduce(same, op=distributed.ReduceOp.MIN)
+    return bool(same.item() == 1.0)
 
 
 def _ratio(totals: list[float]) -> float:
@@ -226,7 +268,7 @@ def _ratio(totals: list[float]) -> float:
 
 @torch.no_grad()
 def validation_loss(network: torch.nn.Module, model: LipToSpeech, loader: DataLoader, device: torch.device,
-                    normalizer: BatchNormalizer, world: int = 1) -> float:
+                    normalizer: BatchNormalizer, processes: Processes | None = None) -> float:
     """Mean mel loss per utterance over the loader (all processes together): the speech part
     only, so recipes with and without the lip-reading head compare."""
     network.eval()
@@ -234,10 +276,11 @@ def validation_loss(network: torch.nn.Module, model: LipToSpeech, loader: DataLo
     for batch in loader:
         video, mel, video_lengths, mel_lengths, speakers = to_device(batch, device, normalizer)
         with autocast_for(device):
-            loss = model.mel_loss(network(video, video_lengths, speakers, mel, mel_lengths), mel, mel_lengths)
+            outputs = network(video, video_lengths, speakers, mel, mel_lengths, lipread=False)
+            loss = model.mel_loss(outputs, mel, mel_lengths)
         totals[0] += loss.item() * len(batch.ids)
         totals[1] += len(batch.ids)
-    return _ratio(_sum_across(totals, world))
+    return _ratio(sum_across(totals, processes or Processes(device)))
 
 
 def _live(directory: Path):
@@ -282,28 +325,39 @@ def fingerprint(params: dict, stats: dict, setup: Setup) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _loader(dataset: LipSpeechDataset, sampler: Sampler | None, train: TrainParams, device: torch.device,
+            drop_last: bool = False) -> DataLoader:
+    """Batches of `dataset` in the sampler's order; worker processes (if any) live for the whole
+    run, and batches wait in pinned memory when they go to a GPU."""
+    workers = train.num_workers
+    return DataLoader(dataset, sampler=sampler, batch_size=train.batch_size, collate_fn=collate, drop_last=drop_last,
+                      num_workers=workers, worker_init_fn=worker_init_fn if workers else None,
+                      pin_memory=device.type == "cuda", persistent_workers=workers > 0)
+
+
 def fit(decoder: Decoder, model_params: ModelParams, train: TrainParams, normalize: Normalization,
-        data: TrainingData, checkpoint: Path, live_dir: Path, rank: int = 0, world: int = 1) -> dict:
+        data: TrainingData, checkpoint: Path, live_dir: Path, processes: Processes | None = None) -> dict:
     """Train; the best epoch's checkpoint goes to `checkpoint` and the curves to `live_dir` (rank
-    0 only). Returns the run's summary (the train metrics)."""
+    0 only). `processes`: from `process_group` (default: one process on `train.device`). Returns
+    the run's summary (the train metrics)."""
+    processes = processes or Processes(resolve_device(train.device))
+    device, rank, world = processes.device, processes.rank, processes.world
     torch.manual_seed(train.seed)
-    device = resolve_device(train.device)
-    if device.type == "cuda" and world > 1:
-        device = torch.device("cuda", rank % torch.cuda.device_count())
     setup = build(decoder, model_params, train, normalize, data)
     model, train_set = setup.model.to(device), setup.train_set
     normalizer = train_set.normalizer.module().to(device)
-    network = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    # The lip-reading head sits out batches without a transcript: DDP is told it may idle.
+    network = (torch.nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None,
+                                                         find_unused_parameters=model.ctc is not None)
+               if processes.distributed else model)
     generator = torch.Generator().manual_seed(train.seed)
-    sampler = (DistributedSampler(train_set, world, rank, shuffle=True, seed=train.seed) if world > 1
-               else RandomSampler(train_set, generator=generator))
-    loader_options = dict(batch_size=train.batch_size, collate_fn=collate, num_workers=train.num_workers,
-                          worker_init_fn=worker_init_fn if train.num_workers else None,
-                          pin_memory=device.type == "cuda", persistent_workers=train.num_workers > 0)
-    train_loader = DataLoader(train_set, sampler=sampler, drop_last=decoder == "mlp" and len(train_set) > train.batch_size,
-                              **loader_options)
-    val_loader = DataLoader(setup.val_set, sampler=DistributedSampler(setup.val_set, world, rank, shuffle=False)
-                            if world > 1 else None, **loader_options)
+    order: Sampler[int] = (DistributedSampler(train_set, world, rank, shuffle=True, seed=train.seed)
+                           if processes.distributed else RandomSampler(train_set, generator=generator))
+    sampler = EpochSampler(order)
+    train_loader = _loader(train_set, sampler, train, device,
+                           drop_last=decoder == "mlp" and len(train_set) > train.batch_size)
+    val_loader = _loader(setup.val_set, DistributedSampler(setup.val_set, world, rank, shuffle=False)
+                         if processes.distributed else None, train, device)
     optimizer = torch.optim.Adam(parameter_groups(model, train), lr=train.lr)
     scheduler = make_scheduler(optimizer, train, len(train_loader))
     params = {"decoder": decoder, "model": dataclasses.asdict(model_params), "train": dataclasses.asdict(train),
@@ -322,15 +376,18 @@ def fit(decoder: Decoder, model_params: ModelParams, train: TrainParams, normali
             optimizer.load_state_dict(state["optimizer"])
             scheduler.load_state_dict(state["scheduler"])
             torch.set_rng_state(state["torch_rng"].cpu())
+            if device.type == "cuda" and state.get("cuda_rng") is not None:  # dropout's random stream there
+                torch.cuda.set_rng_state(state["cuda_rng"].cpu(), device)
             generator.set_state(state["sampler_rng"].cpu())
             progress = Progress(train.early_stopping, *state["progress"])
             history, first_epoch, best = state["history"], state["epoch"] + 1, state["best"]
             if best is not None and rank == 0:
                 write_checkpoint(checkpoint, **best)
-            for logged in history if live is not None else []:
-                for name, value in logged.items():
-                    live.log_metric(name, value)
-                live.next_step()
+            if live is not None:
+                for logged in history:
+                    for name, value in logged.items():
+                        live.log_metric(name, value)
+                    live.next_step()
             log.info("resuming after epoch %d of %s (best val loss %.5f at epoch %d)", state["epoch"], state_path,
                      progress.best, progress.best_epoch)
     epochs, samples, compute_seconds, wait_seconds = first_epoch - 1, 0, 0.0, 0.0
@@ -338,9 +395,7 @@ def fit(decoder: Decoder, model_params: ModelParams, train: TrainParams, normali
         if progress.stop:
             break
         epochs = epoch
-        train_set.set_epoch(epoch)
-        if world > 1:
-            sampler.set_epoch(epoch)
+        sampler.set_epoch(epoch)
         network.train()
         totals = [0.0, 0.0]
         ready = time.perf_counter()
@@ -355,8 +410,8 @@ def fit(decoder: Decoder, model_params: ModelParams, train: TrainParams, normali
             samples += len(batch.ids)
             ready = time.perf_counter()
             compute_seconds += ready - started
-        train_loss = _ratio(_sum_across(totals, world))
-        val_loss = validation_loss(network, model, val_loader, device, normalizer, world)
+        train_loss = _ratio(sum_across(totals, processes))
+        val_loss = validation_loss(network, model, val_loader, device, normalizer, processes)
         if train.schedule == "plateau":
             scheduler.step(val_loss)
         improved = progress.update(epoch, val_loss)
@@ -376,12 +431,18 @@ def fit(decoder: Decoder, model_params: ModelParams, train: TrainParams, normali
                 torch.save({"fingerprint": key, "epoch": epoch, "model": model.state_dict(),
                             "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                             "torch_rng": torch.get_rng_state(), "sampler_rng": generator.get_state(),
+                            "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
                             "progress": [progress.best, progress.best_epoch, progress.since_best],
                             "history": history, "best": best}, partial)
         if progress.stop:
             log.info("no val improvement for %d epochs: stopping", progress.since_best)
     if live is not None:
         live.end()
+    if processes.distributed:
+        if not same_weights(model, processes):
+            raise StageError(f"the {world} training processes ended with different weights: {checkpoint} is one "
+                             "of them; DDP did not keep them in step")
+        log.info("the %d training processes end with the same weights", world)
     if rank == 0:
         remove(state_path)  # the run is complete: nothing to resume
     elapsed = max(compute_seconds + wait_seconds, 1e-9)

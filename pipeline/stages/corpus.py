@@ -64,10 +64,14 @@ def run(corpus: CorpusParams, video: VideoParams, parallel: ParallelParams, out:
         root = Path(corpus.root)
     candidates, rejected = find_candidates(corpus.source, root, corpus.grid, corpus.lombardgrid, corpus.folder)
     log.info("checking %d utterances found under %s", len(candidates), root)
-    utterances, warnings = [], []
+    utterances: list[Utterance] = []
+    warnings: list[str] = []
     for checked in parallel_map(functools.partial(check, checks=corpus.checks, fps=video.fps), candidates, parallel,
                                 desc="corpus: check"):
-        (utterances if isinstance(checked.result, Utterance) else rejected).append(checked.result)
+        if isinstance(checked.result, Utterance):
+            utterances.append(checked.result)
+        else:
+            rejected.append(checked.result)
         if checked.warning:
             log.warning("%s", checked.warning)
             warnings.append(checked.warning)

@@ -41,7 +41,8 @@ def run(mouths: CropParams, store: StoreParams, parallel: ParallelParams, manife
         raise StageError(f"no utterance of {manifest} has landmarks in {landmarks}")
     shape = (mouths.size, mouths.size) if mouths.grayscale else (mouths.size, mouths.size, 3)
     typical = int(np.median([points.lengths[u.id] for u in utterances]))
-    sheet_items, speakers_shown = [], set()
+    sheet_items: list[tuple[str, np.ndarray]] = []
+    speakers_shown: set[str] = set()
     speaker_of = speakers_by_id(utterances)
     attrs = {"mode": mouths.mode, "size": mouths.size, "padding": mouths.padding, "grayscale": mouths.grayscale}
     with StoreWriter(out, {"crops": (shape, "uint8")}, typical, store, attrs=attrs) as writer:

@@ -1,7 +1,7 @@
 """Stage `train`: fit the lip-to-speech model on the train split, keep the best epoch by val loss.
 
     python -m pipeline train                                   # what dvc.yaml runs
-    torchrun --nproc_per_node 4 -m pipeline train              # several GPUs (DDP), same outputs
+    torchrun --nproc_per_node 4 -m pipeline train              # several GPUs (DDP), one process each
 
 The checkpoint holds the weights, the model config, the params, the normalisation stats and the
 preprocessing (crop, features, audio settings), and loads with `torch.load(path,
@@ -24,9 +24,9 @@ log = logging.getLogger(__name__)
 def run(decoder: Decoder, model: ModelParams, train: TrainParams, normalize: Normalization, features: Path,
         mels: Path, split: Path, stats: Path, manifest: Path, out: Path, metrics: Path, live: Path) -> dict:
     data = TrainingData(features, mels, split, stats, manifest)
-    with process_group() as (rank, world):
-        summary = fit(decoder, model, train, normalize, data, out, live, rank, world)
-        if rank == 0:
+    with process_group(train.device) as processes:
+        summary = fit(decoder, model, train, normalize, data, out, live, processes)
+        if processes.rank == 0:
             write_json(metrics, summary)
     log.info("best val loss %.5f at epoch %d of %d", summary["best_val_loss"], summary["best_epoch"],
              summary["epochs"])

@@ -28,7 +28,7 @@ def test_word_errors_count_edits_and_the_words_got_right():
 def test_the_grammar_is_the_corpus_grammar():
     jsgf = grid_jsgf()
     assert "public <sentence> = <command> <colour> <preposition> <letter> <digit> <adverb>;" in jsgf
-    for name, words in zip(grid.SLOT_NAMES, grid.SLOTS):
+    for name, words in zip(grid.SLOT_NAMES, grid.SLOTS, strict=True):
         assert f"<{name}> = {' | '.join(words)};" in jsgf
     assert "| w |" not in jsgf  # GRID has no letter w
 
@@ -81,6 +81,6 @@ def test_what_the_judge_hears_does_not_depend_on_what_it_heard_before(tiny_corpu
     before = [(rng.normal(0, 0.3, 3 * 16000).astype(np.float32), 16000), (np.zeros(16000, np.float32), 16000),
               *recordings]
     for history in before:
-        for (samples, rate), heard in zip(noisy, first):
+        for (samples, rate), heard in zip(noisy, first, strict=True):
             judge.recognise(*history)
             assert judge.recognise(samples, rate) == heard

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -77,7 +78,7 @@ def test_alignments_cover_three_seconds_and_spell_the_sentence(tiny_corpus):
         words = grid.read_align(root / "align" / speaker / f"{uid}.align")
         assert words[0].word == words[-1].word == "sil"
         assert words[0].start == 0.0 and words[-1].end == pytest.approx(3.0)
-        assert all(a.end == pytest.approx(b.start) for a, b in zip(words, words[1:]))
+        assert all(a.end == pytest.approx(b.start) for a, b in pairwise(words))
         assert tuple(w.word for w in words[1:-1]) == grid.sentence_from_id(uid)
         assert all(w.end > w.start for w in words)
 
@@ -117,7 +118,7 @@ def test_dlib_finds_the_face_and_the_mouth_opens_with_the_jaw(tiny_corpus):
     for speaker, uid in _utterances(root):
         frames = read_video(root / "video" / speaker / f"{uid}.mpg")
         truth = read_truth(root, speaker, uid)
-        for frame, mouth in zip(frames, truth["mouth"]):
+        for frame, mouth in zip(frames, truth["mouth"], strict=True):
             face = landmarker.detect(frame)
             assert face is not None, f"no face in a frame of {speaker}/{uid}"
             openings.append(face.points[66, 1] - face.points[62, 1])
@@ -133,7 +134,7 @@ def test_truth_landmarks_sit_on_the_detected_mouth(tiny_corpus):
     truth = read_truth(root, speaker, uid)["landmarks"]
     landmarker = DlibLandmarker(upsample=0)
     errors = [np.linalg.norm(landmarker.detect(f).points[48:68] - t[48:68], axis=1).mean()
-              for f, t in zip(frames[::5], truth[::5])]
+              for f, t in zip(frames[::5], truth[::5], strict=True)]
     assert np.mean(errors) < 4.0
 
 

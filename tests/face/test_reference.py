@@ -58,7 +58,7 @@ def test_a_real_face_is_tracked_in_every_frame_and_its_aligned_crops_centre_the_
 
     left, top, right, bottom = aligned_box(params.padding)
     scale = (right - left) / params.size
-    for matrix, points in zip(aligned_matrices(track.points), track.points):
+    for matrix, points in zip(aligned_matrices(track.points), track.points, strict=True):
         mouth = (points[MOUTH] @ matrix[:, :2].T + matrix[:, 2] - (left, top)) / scale
         centre = (mouth.min(axis=0) + mouth.max(axis=0)) / 2
         assert np.all(np.abs(centre - params.size / 2) < 6), centre

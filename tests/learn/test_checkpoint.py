@@ -21,7 +21,8 @@ def test_save_then_load_gives_identical_outputs_and_contents(tmp_path: Path):
         model(video, lengths, speakers)
     model.eval()
     stats = {"speakers": ["s1", "s2"], "mel": {"mean": [0.5] * 8}}
-    preprocessing = {"features": {"mode": "fixed", "size": 64}, "audio": {"sample_rate": 22050, "hop_length": {"25.0": 294}}}
+    preprocessing = {"features": {"mode": "fixed", "size": 64},
+                     "audio": {"sample_rate": 22050, "hop_length": {"25.0": 294}}}
     trained_with = {"decoder": "conv", "model": params.__dict__, "normalize": "standard"}
     save_checkpoint(tmp_path / "model.pt", model, stats, preprocessing, trained_with, epoch=3, val_loss=0.25)
     assert not (tmp_path / "model.pt.partial").exists()
@@ -29,7 +30,8 @@ def test_save_then_load_gives_identical_outputs_and_contents(tmp_path: Path):
     assert not loaded.training
     torch.testing.assert_close(loaded.infer(video, lengths, speakers), model.infer(video, lengths, speakers),
                                atol=0, rtol=0)
-    assert (checkpoint["stats"], checkpoint["preprocessing"], checkpoint["params"]) == (stats, preprocessing, trained_with)
+    assert (checkpoint["stats"], checkpoint["preprocessing"], checkpoint["params"]) == \
+        (stats, preprocessing, trained_with)
     assert (checkpoint["epoch"], checkpoint["val_loss"]) == (3, 0.25)
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, SequentialSampler
 
 from pipeline.io.store import StoreReader
-from pipeline.learn.dataset import LipSpeechDataset, collate, worker_init_fn
+from pipeline.learn.dataset import EpochSampler, LipSpeechDataset, collate, worker_init_fn
 
 
 def _dataset(stores, split="train", **options) -> LipSpeechDataset:
@@ -19,8 +19,8 @@ def _normalised(dataset: LipSpeechDataset) -> tuple[torch.Tensor, torch.Tensor]:
     """Every sample normalised by the batch module, real frames only, joined along time."""
     batch = collate([dataset[i] for i in range(len(dataset))])
     video, mel = dataset.normalizer.module()(batch.video, batch.mel, batch.video_lengths, batch.mel_lengths)
-    return (torch.cat([v[:, :n] for v, n in zip(video, batch.video_lengths)], dim=1),
-            torch.cat([m[:, :n] for m, n in zip(mel, batch.mel_lengths)], dim=1))
+    return (torch.cat([v[:, :n] for v, n in zip(video, batch.video_lengths, strict=True)], dim=1),
+            torch.cat([m[:, :n] for m, n in zip(mel, batch.mel_lengths, strict=True)], dim=1))
 
 
 def test_the_reader_hands_out_the_stored_dtypes(stores):
@@ -95,3 +95,27 @@ def test_two_dataloader_workers_give_the_same_batches_as_none(stores):
 
     for (ids0, video0, mel0, spk0), (ids2, video2, mel2, spk2) in zip(batches(0), batches(2), strict=True):
         assert ids0 == ids2 and torch.equal(video0, video2) and torch.equal(mel0, mel2) and torch.equal(spk0, spk2)
+
+
+def test_persistent_workers_place_each_epochs_windows_as_the_main_process_does(stores):
+    """Training's loader: the epoch reaches persistent DataLoader workers through the sampler, so
+    windows move from epoch to epoch in worker processes exactly as without workers (a
+    `set_epoch` on the dataset alone stays in the main process: the workers kept epoch 1's)."""
+    dataset = _dataset(stores, window=25, seed=3)
+    sampler = EpochSampler(SequentialSampler(range(len(dataset))))
+
+    def epochs(workers: int) -> list[list[torch.Tensor]]:
+        loader = DataLoader(dataset, sampler=sampler, batch_size=1, collate_fn=collate, num_workers=workers,
+                            worker_init_fn=worker_init_fn if workers else None, persistent_workers=workers > 0)
+        seen = []
+        for epoch in (1, 2):
+            sampler.set_epoch(epoch)
+            seen.append([batch.video for batch in loader])
+        return seen
+
+    in_process, in_workers = epochs(0), epochs(2)
+    for first, second in zip(*in_process, strict=True):
+        assert not torch.equal(first, second)  # the windows moved
+    for expected, got in zip(in_process, in_workers, strict=True):
+        assert all(torch.equal(a, b) for a, b in zip(expected, got, strict=True))
+    assert sampler.epoch == 2 and len(sampler) == len(dataset)

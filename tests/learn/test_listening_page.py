@@ -24,7 +24,8 @@ SCREENSHOT = REPO / "plots" / "listening_page_test.png"  # kept as a CI artefact
 # duration once its metadata loads, every image's natural width, and every error or console error.
 CHECK = """<script>
 const problems = [];
-window.addEventListener("error", e => problems.push("error: " + (e.message || (e.target && (e.target.src || e.target.currentSrc)))), true);
+window.addEventListener("error", e => problems.push(
+  "error: " + (e.message || (e.target && (e.target.src || e.target.currentSrc)))), true);
 for (const level of ["error", "warn"]) {
   const original = console[level];
   console[level] = (...args) => { problems.push(level + ": " + args.join(" ")); original(...args); };

@@ -11,14 +11,17 @@ import torch
 import torch.multiprocessing as mp
 from torch import distributed
 
-from models.model import LipToSpeech, Shapes
+from models.model import LipToSpeech, ModelParams, Shapes
 from pipeline.learn.checkpoint import load_checkpoint
-from pipeline.learn.dataset import LipSpeechDataset, collate
+from pipeline.learn.dataset import EpochSampler, LipSpeechDataset, collate
 from pipeline.learn.training import (
+    Processes,
     Progress,
     TrainParams,
     make_scheduler,
     parameter_groups,
+    same_weights,
+    sum_across,
     train_step,
     validation_loss,
 )
@@ -40,7 +43,7 @@ def test_progress_keeps_the_best_and_counts_epochs_without_improvement():
 def test_a_run_whose_val_loss_rises_keeps_the_best_epoch_stops_early_and_lowers_the_lr(stores, tmp_path: Path):
     """lr 0.03 on the tiny corpus: val loss falls for three epochs, then rises."""
     train = TrainParams(batch_size=2, lr=0.03, schedule="plateau", lr_factor=0.2, lr_patience=0, early_stopping=3,
-                        max_epochs=12, window=16)
+                        max_epochs=12, window=16, device="cpu")
     summary = train_model(stores, tmp_path, train=train)
     val, lr = _curve(tmp_path / "dvclive", "val/loss.tsv"), _curve(tmp_path / "dvclive", "lr.tsv")
     best = min(range(len(val)), key=val.__getitem__) + 1
@@ -62,7 +65,8 @@ def test_a_run_whose_val_loss_rises_keeps_the_best_epoch_stops_early_and_lowers_
 
 
 def test_the_onecycle_schedule_warms_up_then_anneals_to_zero_at_the_last_epoch(stores, tmp_path: Path):
-    train = TrainParams(batch_size=1, lr=0.01, schedule="onecycle", early_stopping=99, max_epochs=6, window=16)
+    train = TrainParams(batch_size=1, lr=0.01, schedule="onecycle", early_stopping=99, max_epochs=6, window=16,
+                        device="cpu")
     summary = train_model(stores, tmp_path, train=train)
     lr = _curve(tmp_path / "dvclive", "lr.tsv")  # at the end of each epoch
     peak = lr.index(max(lr))
@@ -87,7 +91,7 @@ def test_the_lip_reading_head_learns_at_its_own_multiple_of_the_learning_rate(sc
     for _ in range(12):
         optimizer.step()
         scheduler.step() if schedule == "onecycle" else scheduler.step(1.0)
-        peaks = [max(peak, group["lr"]) for peak, group in zip(peaks, optimizer.param_groups)]
+        peaks = [max(peak, group["lr"]) for peak, group in zip(peaks, optimizer.param_groups, strict=True)]
     speech, head_lr = (group["lr"] for group in optimizer.param_groups)
     assert head_lr == pytest.approx(5.0 * speech)  # the ratio holds all along the schedule
     assert peaks == pytest.approx([0.002, 0.01], rel=1e-3)
@@ -101,13 +105,13 @@ def _batches(stores) -> tuple[list, torch.nn.Module]:
     return [dataset[0], dataset[1]], dataset.normalizer.module()
 
 
-def _model(samples) -> LipToSpeech:
+def _model(samples, params: ModelParams = TINY_MODEL) -> LipToSpeech:
     torch.manual_seed(0)
     first = samples[0]
     shapes = Shapes(first.video.shape[0], first.mel.shape[0], 3, 16, n_speakers=2)
     # eval(): BatchNorm on its running statistics and no dropout, so a step does not depend on
     # how the batch is split between processes: only the gradient averaging does.
-    return LipToSpeech("conv", TINY_MODEL, shapes).eval()
+    return LipToSpeech("conv", params, shapes).eval()
 
 
 def _ddp_step(rank: int, samples, normalizer, rendezvous: str, out: str) -> None:
@@ -139,30 +143,71 @@ def test_ddp_processes_end_a_step_with_the_weights_of_one_process_on_the_union_b
     assert moved > 10  # the step changed the weights (each rank saw a different utterance)
 
 
+def _recording(collective, devices: list[torch.device]):
+    def call(tensor: torch.Tensor, *args, **kwargs):
+        devices.append(tensor.device)
+        return collective(tensor, *args, **kwargs)
+    return call
+
+
+def _agreement(rank: int, rendezvous: str, out: str, perturb: bool) -> None:
+    distributed.init_process_group("gloo", init_method=f"file://{rendezvous}", rank=rank, world_size=2)
+    try:
+        processes = Processes(torch.device("cpu"), rank, 2, distributed=True)
+        devices: list[torch.device] = []
+        for name in ("all_reduce", "broadcast"):  # record where every reduced tensor lives
+            setattr(distributed, name, _recording(getattr(distributed, name), devices))
+        torch.manual_seed(0)
+        model = torch.nn.Linear(3, 2)
+        if perturb and rank == 1:
+            with torch.no_grad():
+                model.weight[0, 0] += 1e-6
+        torch.save({"same": same_weights(model, processes), "sums": sum_across([rank + 1.0, 2.0], processes),
+                    "devices": devices}, f"{out}/rank{rank}.pt")
+    finally:
+        distributed.destroy_process_group()
+
+
+@pytest.mark.parametrize("perturb", [False, True])
+def test_the_processes_check_that_they_hold_the_same_weights(tmp_path: Path, perturb: bool):
+    """What ends a DDP run: every process compares its weights with rank 0's (one weight off by
+    1e-6 on one process is found, by both), and reductions happen on the training device."""
+    mp.spawn(_agreement, args=(str(tmp_path / "rendezvous"), str(tmp_path), perturb), nprocs=2, join=True)
+    for rank in range(2):
+        result = torch.load(tmp_path / f"rank{rank}.pt", weights_only=False)
+        assert result["same"] is not perturb and result["sums"] == [3.0, 4.0]
+        assert result["devices"] and set(result["devices"]) == {torch.device("cpu")}
+
+
 @pytest.mark.cuda
 def test_a_bf16_training_step_on_cuda_follows_the_fp32_cpu_step(stores):
     """train_step on CUDA runs under bf16 autocast: its loss matches the CPU's fp32 loss to bf16
-    precision, and the weights move the same way."""
+    precision, and the weights move the same way. Not closer: on an H200 the whole update's cosine
+    with the CPU's was 0.946 (1.00000 with autocast off, so precision is the only difference),
+    because a bias or convolution just before a BatchNorm has a (near) zero gradient in exact
+    arithmetic, which bf16 leaves as rounding noise."""
     samples, normalizer = _batches(stores)
     losses, updates = {}, {}
     for device in ("cpu", "cuda"):
-        model = _model(samples).to(device)
+        # Training mode (cuDNN's GRU has no backward in eval mode) without dropout: the same step on both.
+        model = _model(samples, dataclasses.replace(TINY_MODEL, dropout=0.0)).train().to(device)
         before = {name: p.detach().clone().cpu() for name, p in model.named_parameters()}
         optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
         losses[device] = train_step(model, model, collate(samples), optimizer, torch.device(device),
                                     normalizer.to(device))
         updates[device] = torch.cat([(p.detach().cpu() - before[name]).flatten()
                                      for name, p in model.named_parameters()])
-    assert losses["cuda"] == pytest.approx(losses["cpu"], rel=2e-2)
-    assert torch.nn.functional.cosine_similarity(updates["cuda"], updates["cpu"], dim=0) > 0.95
+    assert losses["cuda"] == pytest.approx(losses["cpu"], rel=2e-3)  # 6e-5 on an H200
+    assert torch.nn.functional.cosine_similarity(updates["cuda"], updates["cpu"], dim=0) > 0.9
 
 
-def test_a_killed_run_resumes_from_its_last_epoch_to_the_same_result(stores, tmp_path: Path):
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)])
+def test_a_killed_run_resumes_from_its_last_epoch_to_the_same_result(stores, tmp_path: Path, device: str):
     """`python -m pipeline train` killed (SIGKILL) after its second epoch, then run again:
     it continues from the saved epoch and ends with the uninterrupted run's best val loss,
-    curves and weights."""
+    curves and weights: bit for bit on the CPU; on CUDA, whose kernels (CTC's backward among
+    them) are not deterministic, within 1 %."""
     import json
-    import os
     import signal
     import subprocess
     import sys
@@ -170,23 +215,21 @@ def test_a_killed_run_resumes_from_its_last_epoch_to_the_same_result(stores, tmp
 
     import yaml
 
-    from tests.conftest import REPO
+    from tests.conftest import subprocess_env, train_command
 
+    epochs = 5 if device == "cpu" else 20  # a GPU runs the tiny epochs too fast to be caught after the second
     params = tmp_path / "params.yaml"
     params.write_text(yaml.safe_dump({
         "decoder": "conv", "normalize": "standard",
         "model": {"width": 0.125, "gru_hidden": 16, "conv_channels": 16, "dropout": 0.25},
-        "train": {"batch_size": 1, "max_epochs": 5, "lr": 0.003, "schedule": "onecycle", "shift": 2, "time_mask": 5,
-                  "device": "cpu"},
+        "train": {"batch_size": 1, "max_epochs": epochs, "lr": 0.003, "schedule": "onecycle", "shift": 2,
+                  "time_mask": 5, "early_stopping": epochs, "device": device},
     }))
 
     def command(out: Path) -> list[str]:
-        return [sys.executable, "-m", "pipeline", "train", "--params", str(params), "--features", str(stores["features"]),
-                "--mels", str(stores["mels"]), "--split", str(stores["split"]), "--stats", str(stores["stats"]),
-                "--manifest", str(stores["manifest"]), "--out", str(out / "model.pt"),
-                "--metrics", str(out / "train.json"), "--live", str(out / "dvclive")]
+        return [sys.executable, *train_command(params, stores, out)]
 
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    env = subprocess_env()
     whole, killed = tmp_path / "whole", tmp_path / "killed"
     subprocess.run(command(whole), env=env, check=True, capture_output=True, timeout=300)
     state = killed / "model.pt.resume"
@@ -200,17 +243,40 @@ def test_a_killed_run_resumes_from_its_last_epoch_to_the_same_result(stores, tmp
     process.wait()
     assert process.returncode == -signal.SIGKILL, "the run ended before it could be killed"
     stopped_after = torch.load(state, weights_only=True)["epoch"]
-    assert 2 <= stopped_after < 5
+    assert 2 <= stopped_after < epochs
     (killed / "model.pt").unlink(missing_ok=True)  # as `dvc repro` removes outputs before rerunning
     again = subprocess.run(command(killed), env=env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr[-2000:]
     assert f"resuming after epoch {stopped_after}" in again.stderr
     assert not state.exists()  # complete: nothing left to resume
     summaries = [json.loads((run / "train.json").read_text()) for run in (whole, killed)]
-    assert summaries[0]["best_val_loss"] == summaries[1]["best_val_loss"]
-    assert summaries[0]["epochs"] == summaries[1]["epochs"] == 5
-    for curve in ("val/loss.tsv", "lr.tsv"):  # lr: the one-cycle schedule went on where it stopped
-        assert _curve(whole / "dvclive", curve) == _curve(killed / "dvclive", curve)
+    assert summaries[0]["epochs"] == summaries[1]["epochs"] == epochs and summaries[1]["device"] == device
+    curves = {name: [_curve(run / "dvclive", name) for run in (whole, killed)] for name in ("val/loss.tsv", "lr.tsv")}
     weights = [torch.load(run / "model.pt", weights_only=True)["state_dict"] for run in (whole, killed)]
-    for name, tensor in weights[0].items():
-        assert torch.equal(tensor, weights[1][name]), name
+    if device == "cpu":
+        assert summaries[0]["best_val_loss"] == summaries[1]["best_val_loss"]
+        for curve, (uninterrupted, resumed) in curves.items():  # lr: the one-cycle schedule went on
+            assert uninterrupted == resumed, curve
+        for name, tensor in weights[0].items():
+            assert torch.equal(tensor, weights[1][name]), name
+    else:
+        assert summaries[0]["best_val_loss"] == pytest.approx(summaries[1]["best_val_loss"], rel=1e-2)
+        assert curves["lr.tsv"][0] == curves["lr.tsv"][1]
+        assert curves["val/loss.tsv"][0] == pytest.approx(curves["val/loss.tsv"][1], rel=1e-2)
+
+
+def test_every_epoch_draws_its_items_with_its_own_epoch(stores, tmp_path: Path, monkeypatch):
+    """The loop hands each epoch to the sampler, which passes it with every index into the
+    DataLoader workers (tests/learn/test_dataset.py: they place the windows by it)."""
+    drawn: list[list[tuple[int, int]]] = []
+    iterate = EpochSampler.__iter__
+
+    def recording(self):
+        keys = list(iterate(self))
+        drawn.append(keys)
+        return iter(keys)
+
+    monkeypatch.setattr(EpochSampler, "__iter__", recording)
+    train = TrainParams(batch_size=1, max_epochs=3, window=16, num_workers=2, device="cpu", schedule="plateau")
+    assert train_model(stores, tmp_path, train=train)["epochs"] == 3
+    assert [{epoch for _, epoch in keys} for keys in drawn] == [{1}, {2}, {3}]

@@ -47,7 +47,8 @@ def test_variable_lengths_in_one_batch():
     # Frames past a sequence's length do not count in the loss.
     changed = mel.clone()
     changed[1, :, 10:] += 100
-    assert model.loss(outputs, mel, lengths * 2).item() == pytest.approx(model.loss(outputs, changed, lengths * 2).item())
+    unchanged = model.loss(outputs, changed, lengths * 2).item()
+    assert model.loss(outputs, mel, lengths * 2).item() == pytest.approx(unchanged)
 
 
 def test_mlp_refuses_other_lengths():
@@ -219,3 +220,39 @@ def test_a_detached_lip_reading_head_leaves_the_speech_model_exactly_as_without_
     assert all(torch.equal(alone[name], probed[name]) for name in alone)
     # The same comparison sees the multi-task head's pull on the encoder.
     assert not all(torch.equal(alone[name], joint[name]) for name in alone)
+
+
+@pytest.mark.parametrize("decoder", ["conv", "flow"])
+def test_recurrent_layers_run_in_float32_under_bf16_autocast(decoder: str):
+    """The encoder's GRU, the lip reader's GRU and the flow's LSTMs see float32 inputs with
+    autocast off, while the convolutions around them run in bf16 (CPU autocast here; CUDA's
+    follows the same code), and the whole step still trains."""
+    params = ModelParams(width=0.125, gru_hidden=16, conv_channels=16, flow_hidden=16, ctc_weight=1.0, ctc_hidden=8)
+    model = LipToSpeech(decoder, params, _shapes(), ("bin", "blue"))
+    seen: dict[str, tuple[torch.dtype, bool]] = {}
+
+    def record(name: str):
+        def hook(module, inputs) -> None:
+            seen.setdefault(name, (_data(inputs[0]).dtype, torch.is_autocast_enabled("cpu")))
+        return hook
+
+    for name, module in model.named_modules():
+        if isinstance(module, torch.nn.RNNBase):
+            module.register_forward_pre_hook(record(name))
+    video, lengths, speakers, mel, mel_lengths = _batch(frames=8)
+    lengths = torch.tensor([8, 6])  # one shorter sequence: the packed path
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        outputs = model(video, lengths, speakers, mel, lengths * 2)
+        loss = model.loss(outputs, mel, lengths * 2, ["bin blue", ""], lengths)
+    loss.backward()
+    recurrent = {"encoder.gru", "ctc.gru"} | ({"decoder.steps.0.lstm", "decoder.steps.1.lstm"} if decoder == "flow"
+                                              else set())
+    assert set(seen) == recurrent
+    assert all(state == (torch.float32, False) for state in seen.values()), seen
+    assert outputs["ctc_log_probs"].dtype == torch.float32 and torch.isfinite(loss)
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.encoder.parameters())
+
+
+def _data(inputs) -> torch.Tensor:
+    """A recurrent layer's input tensor, packed or not."""
+    return inputs.data if isinstance(inputs, torch.nn.utils.rnn.PackedSequence) else inputs

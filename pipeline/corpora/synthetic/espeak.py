@@ -152,12 +152,12 @@ class _Session:
         # Words are contiguous: each ends where the next begins, the last where speech ends.
         bounds = [w[2] for w in word_starts[1:]] + [speech_end]
         onsets = [next((p.start for p in phonemes if start <= p.start < end), start)
-                  for (_, _, start), end in zip(word_starts, bounds)]
+                  for (_, _, start), end in zip(word_starts, bounds, strict=True)]
         ends = onsets[1:] + [speech_end]
         words = [
             # text_position is 1-based in bytes of the input.
             Word(encoded[pos - 1 : pos - 1 + length].decode("utf-8"), onset / self.sample_rate, end / self.sample_rate)
-            for (pos, length, _), onset, end in zip(word_starts, onsets, ends)
+            for (pos, length, _), onset, end in zip(word_starts, onsets, ends, strict=True)
         ]
         return words, phonemes
 

@@ -192,9 +192,9 @@ class Face:
         hull = cv2.convexHull(np.concatenate([points[JAW], forehead]).astype(np.float32))
         mask = np.zeros(canvas.shape[:2], np.float32)
         cv2.fillConvexPoly(mask, np.round(hull).astype(np.int32), 1.0)
-        mask = cv2.GaussianBlur(mask, (0, 0), 6)[..., None]
+        soft = cv2.GaussianBlur(mask, (0, 0), 6)[..., None]
         gains = look.skin_darkness * np.array([1 + look.skin_warmth, 1.0, 1 - look.skin_warmth])
-        toned = canvas.astype(np.float32) * (1 + mask * (gains - 1))
+        toned = canvas.astype(np.float32) * (1 + soft * (gains - 1))
         return np.clip(toned + 0.5, 0, 255).astype(np.uint8)
 
     @staticmethod

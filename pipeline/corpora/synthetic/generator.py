@@ -110,7 +110,8 @@ def _sample(seconds: float, rate: int) -> int:
 
 def _speech_span(speech: Speech) -> tuple[int, int]:
     """First and last sample of the spoken words."""
-    return _sample(speech.words[0].start, speech.sample_rate), _sample(speech.words[-1].end, speech.sample_rate)
+    (start, _), (_, end) = speech.words[0].span(), speech.words[-1].span()
+    return _sample(start, speech.sample_rate), _sample(end, speech.sample_rate)
 
 
 def _speak_within(text: str, voice: Voice, limit_s: float) -> Speech:
@@ -145,8 +146,9 @@ def generate(job: Job) -> str:
 
     # Alignment from espeak's word events.
     times = [Word(grid.SILENCE, 0.0, (first + shift) / rate)]
-    times += [Word(w.word, (_sample(w.start, rate) + shift) / rate, (_sample(w.end, rate) + shift) / rate)
-              for w in speech.words]
+    for word in speech.words:
+        start, end = word.span()
+        times.append(Word(word.word, (_sample(start, rate) + shift) / rate, (_sample(end, rate) + shift) / rate))
     times.append(Word(grid.SILENCE, (last + shift) / rate, DURATION))
 
     # Video: the mouth follows the phonemes, the head moves a little.
