@@ -87,11 +87,11 @@ def train_model(stores: dict[str, Path], out: Path, decoder: str = "conv", model
                            live=out / "dvclive")
 
 
-def subprocess_env(**variables: str) -> dict[str, str]:
+def subprocess_env() -> dict[str, str]:
     """This environment for a child `python -m ...`, with the repository first on its PYTHONPATH
     (what the environment has there stays after it) and one thread per process."""
     path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
-    return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": path, **variables}
+    return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": path}
 
 
 def train_command(params: Path, stores: dict[str, Path], out: Path, split: Path | None = None) -> list[str]:
