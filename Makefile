@@ -42,7 +42,9 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.landmarks
 	$(BIN)/python -m bench.dataset
 	$(BIN)/python -m bench.train
+	$(BIN)/python -m bench.evaluate
 	$(BIN)/python -m bench.speak
+	$(BIN)/python -m bench.scale
 
 clean-venv:
 	rm -rf $(VENV)

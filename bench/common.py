@@ -77,7 +77,7 @@ def feature_stores(root: Path, paths: dict[str, Path], store_format: str = "zarr
     from pipeline.stages import derivatives, mels, stats
 
     name = f"{store_format}.{compression}"
-    store = StoreParams(store_format, compression=compression)
+    store = StoreParams(store_format, compression=compression, training_compression=compression)
     out = {**paths, "features": root / f"features.{name}", "mels": root / f"mels.{name}",
            "stats": root / f"stats.{name}.json"}
     derivatives.run(derivatives.FeatureParams(), store, mouths=paths["mouths"], out=out["features"])

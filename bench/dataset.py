@@ -72,7 +72,9 @@ CONFIGS = (("zarr", "zstd"), ("zarr", "lz4"), ("hdf5", "zstd"), ("hdf5", "none")
 
 
 def _label(store_format: str, compression: str) -> str:
-    return f"{store_format}, {'lzf' if store_format == 'hdf5' and compression != 'none' else compression}"
+    default = StoreParams()
+    marked = " (default)" if (store_format, compression) == (default.format, default.training_compression) else ""
+    return f"{store_format}, {'lzf' if store_format == 'hdf5' and compression != 'none' else compression}{marked}"
 
 
 def _costs(dataset: LipSpeechDataset) -> dict[str, float]:
@@ -109,7 +111,8 @@ def main() -> None:
         for store_format, compression in CONFIGS:
             label = _label(store_format, compression)
             start = time.perf_counter()
-            derivatives.run(FeatureParams(), StoreParams(store_format, compression=compression),
+            derivatives.run(FeatureParams(), StoreParams(store_format, compression=compression,
+                                                         training_compression=compression),
                             mouths=paths["mouths"], out=root / f"write_test.{store_format}.{compression}")
             write_seconds = time.perf_counter() - start
             stores = feature_stores(root, paths, store_format, compression)

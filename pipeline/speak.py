@@ -6,9 +6,10 @@ Any container frame rate, or a variable one: the video is resampled by its times
 the model was trained at, so the speech stays in step with it. Long recordings stream through in
 bounded memory: windows of `evaluate.window` frames overlapping by `evaluate.overlap`, each
 through landmarks (the params file's `landmarks` section: detection is not part of the model),
-the checkpoint's mouth crop, features and normalisation, and the model; the mels crossfade over
-the overlaps and are vocoded block by block (`evaluate.vocoder`) straight into the wav, which
-lasts as long as the video. A window without a findable face speaks silence (with a warning).
+the checkpoint's mouth crop and features (pipeline.face.stream, in a process of its own that
+works ahead while this one runs the model and the vocoder), normalisation, and the model; the
+mels crossfade over the overlaps and are vocoded block by block (`evaluate.vocoder`) straight into
+the wav, which lasts as long as the video. A window without a findable face speaks silence (with a warning).
 An unreadable video, a video without a face anywhere or an unknown speaker ends with a one-line
 reason and exit status 1.
 """
@@ -16,25 +17,26 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 import soundfile
 import torch
 from tqdm import tqdm
 
+from pipeline.compute.windows import prefetched
 from pipeline.errors import StageError, run_command
-from pipeline.face.crop import CropParams, mouth_crops
-from pipeline.face.features import video_features
-from pipeline.face.landmarks import LandmarksParams, landmarks_of
+from pipeline.face.crop import CropParams
+from pipeline.face.landmarks import LandmarksParams
+from pipeline.face.stream import feature_windows, in_background
 from pipeline.io import params as params_io
 from pipeline.io.files import replacing
-from pipeline.io.media import MediaError, iter_video, probe_video
+from pipeline.io.media import MediaError, probe_video
 from pipeline.learn.evaluation import EvaluateParams
-from pipeline.learn.inference import Synthesiser, windowed
+from pipeline.learn.inference import Synthesiser
 
 log = logging.getLogger("pipeline.speak")
 SECTIONS = {"landmarks": LandmarksParams, "evaluate": EvaluateParams}
@@ -49,30 +51,26 @@ class Progress:
     reasons: list[str] = field(default_factory=list)
 
 
-def feature_windows(video: Path, synthesiser: Synthesiser, landmarks: LandmarksParams, evaluate: EvaluateParams,
-                    progress: Progress, bar: tqdm) -> Iterator[torch.Tensor | int]:
+def model_windows(video: Path, synthesiser: Synthesiser, landmarks: LandmarksParams, evaluate: EvaluateParams,
+                  progress: Progress, bar: tqdm, background: bool = True) -> Iterator[torch.Tensor | int]:
     """The video as windows of normalised features (C, T, S, S), resampled to the model's frame
-    rate; a window without a usable face comes as its number of frames (it speaks silence)."""
+    rate; a window without a usable face comes as its number of frames (it speaks silence). With
+    `background`, the face tracking runs in a process of its own, ahead of the model."""
     recorded = synthesiser.checkpoint["preprocessing"]["features"]
     crop = CropParams(recorded["mode"], recorded["size"], recorded["padding"], recorded["grayscale"])
-    fps, overlap = synthesiser.fps, evaluate.overlap
-    frames = iter_video(video, grayscale=crop.grayscale, fps=fps)
-    for index, window in enumerate(windowed(frames, evaluate.window, overlap)):
-        new = len(window) - (overlap if index else 0)
-        progress.frames += new
-        bar.update(new / fps)
-        frames_in = np.stack(window)
-        gray = frames_in if crop.grayscale else np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in window])
-        track = landmarks_of(gray, landmarks)
-        if isinstance(track, str):
-            progress.faceless += new
-            progress.reasons.append(track)
-            log.warning("%s: frames %d-%d: %s; they speak silence", video, progress.frames - new,
-                        progress.frames - 1, track)
-            yield len(window)
+    windows = (in_background if background else feature_windows)(
+        video, crop, recorded["derivatives"], landmarks, synthesiser.fps, evaluate.window, evaluate.overlap)
+    for window in windows:
+        progress.frames += window.new
+        bar.update(window.new / synthesiser.fps)
+        if window.features is None:
+            progress.faceless += window.new
+            progress.reasons.append(window.reason)
+            log.warning("%s: frames %d-%d: %s; they speak silence", video, progress.frames - window.new,
+                        progress.frames - 1, window.reason)
+            yield window.frames
             continue
-        features = video_features(mouth_crops(frames_in, track.points, crop), recorded["derivatives"])
-        yield synthesiser.normalizer.video(features)
+        yield synthesiser.normalizer.video(window.features)
 
 
 def speech_mel(video: Path, synthesiser: Synthesiser, landmarks: LandmarksParams, evaluate: EvaluateParams,
@@ -80,7 +78,7 @@ def speech_mel(video: Path, synthesiser: Synthesiser, landmarks: LandmarksParams
     """The whole predicted log-mel (n_mels, k*T) of a video, as `speak` makes it (for tests and
     notebooks: it holds the whole mel in memory)."""
     with tqdm(disable=True) as bar:
-        windows = feature_windows(video, synthesiser, landmarks, evaluate, Progress(), bar)
+        windows = model_windows(video, synthesiser, landmarks, evaluate, Progress(), bar, background=False)
         return np.concatenate(list(synthesiser.predict_windows(windows, evaluate.overlap, speaker, evaluate.sigma,
                                                                evaluate.seed)), axis=1)
 
@@ -95,12 +93,17 @@ def speak(video: Path, out: Path, model_path: Path, landmarks: LandmarksParams, 
                     "--speaker changes nothing")
     fps, rate = synthesiser.fps, synthesiser.audio.sample_rate
     progress = Progress()
+    threads = torch.get_num_threads()
+    # The face tracking has a core of its own (its process); torch takes the others.
+    torch.set_num_threads(max(1, len(os.sched_getaffinity(0)) - 1))
     try:
         info = probe_video(video)
         with tqdm(total=round(info.span, 1), desc="speak", unit="s", bar_format="{l_bar}{bar}| {n:.1f}/{total} s") \
                 as bar, replacing(out) as partial:
-            windows = feature_windows(video, synthesiser, landmarks, evaluate, progress, bar)
-            mels = synthesiser.predict_windows(windows, evaluate.overlap, speaker, evaluate.sigma, evaluate.seed)
+            windows = model_windows(video, synthesiser, landmarks, evaluate, progress, bar)
+            # Three stages at once: face tracking (its own process), the model (a thread), the vocoder (here).
+            mels = prefetched(synthesiser.predict_windows(windows, evaluate.overlap, speaker, evaluate.sigma,
+                                                          evaluate.seed))
             with soundfile.SoundFile(partial, "w", rate, 1, "PCM_16", format="WAV") as wav:
                 for chunk in synthesiser.vocode_stream(mels, fps):
                     wav.write(chunk)
@@ -110,6 +113,8 @@ def speak(video: Path, out: Path, model_path: Path, landmarks: LandmarksParams, 
                 raise StageError(f"{video}: {reason}")
     except MediaError as error:
         raise StageError(f"{video}: {error}") from error
+    finally:
+        torch.set_num_threads(threads)
     seconds = progress.frames / fps
     log.info("%s: %d source frames at %g fps -> %d at %g fps -> %s (%.2f s at %d Hz)", video, info.frames, info.fps,
              progress.frames, fps, out, seconds, rate)

@@ -121,14 +121,27 @@ def fitted(stores, tmp_path_factory) -> dict[str, Path]:
     return {"model": out / "model.pt", "split": split}
 
 
-def evaluate(stores, fitted, out: Path, params: EvaluateParams = FAST) -> dict:
-    """The evaluate stage on the fitted model; outputs under `out` as dvc.yaml lays them out."""
-    from pipeline.stages.evaluate import run
+def evaluate_model(params: EvaluateParams, parallel, model: Path, paths: dict[str, Path], split: Path,
+                   out: Path) -> dict:
+    """The references and evaluate stages for `model`, outputs under `out` as dvc.yaml lays them
+    out (the references made once per `out`)."""
+    from pipeline.stages import evaluate as evaluate_stage
+    from pipeline.stages import references as references_stage
 
-    return run(params, SEQUENTIAL, model=fitted["model"], features=stores["features"], mels=stores["mels"],
-               split=fitted["split"], manifest=stores["manifest"], metrics=out / "evaluate.json",
-               per_utterance=out / "per_utterance.json", plots=out / "plots" / "evaluate",
-               samples=out / "data" / "samples", page=out / "plots" / "listening.html")
+    references = out / "data" / "references"
+    if not references.exists():
+        references_stage.run(params.vocoder, params.samples, parallel, mels=paths["mels"], split=split,
+                             manifest=paths["manifest"], out=references)
+    return evaluate_stage.run(params, parallel, model=model, features=paths["features"], mels=paths["mels"],
+                              split=split, manifest=paths["manifest"], references=references,
+                              metrics=out / "evaluate.json", per_utterance=out / "per_utterance.json",
+                              plots=out / "plots" / "evaluate", samples=out / "data" / "samples",
+                              page=out / "plots" / "listening.html")
+
+
+def evaluate(stores, fitted, out: Path, params: EvaluateParams = FAST) -> dict:
+    """The references and evaluate stages on the fitted model, outputs under `out`."""
+    return evaluate_model(params, SEQUENTIAL, fitted["model"], stores, fitted["split"], out)
 
 
 @pytest.fixture(scope="session")

@@ -110,12 +110,25 @@ def test_params_are_the_sections_the_stage_declares(stage: str):
 
 
 def _section_types() -> dict[str, object]:
-    """Every section any stage or `speak` reads, with its type (the same type wherever it is read)."""
+    """Every section any stage or `speak` reads, with its type (the same type wherever it is read);
+    a key inside a section (`evaluate.vocoder`) is checked against its section's field instead."""
     types: dict[str, object] = {}
     for declared in [{**load(s).params, **load(s).runtime} for s in STAGES] + [SPEAK_SECTIONS]:
         for name, kind in declared.items():
-            assert types.setdefault(name, kind) == kind, f"section {name} is read as two different types"
+            if "." not in name:
+                assert types.setdefault(name, kind) == kind, f"section {name} is read as two different types"
     return types
+
+
+def test_keys_inside_a_section_are_read_as_that_section_types_them():
+    types = _section_types()
+    dotted = {name: kind for s in STAGES for name, kind in load(s).params.items() if "." in name}
+    assert dotted, "the references stage reads evaluate.vocoder and evaluate.samples"
+    for name, kind in dotted.items():
+        section, key = name.split(".", 1)
+        assert key in {f.name for f in dataclasses.fields(types[section])}, f"{name}: {section} has no key {key}"
+        assert typing.get_type_hints(types[section])[key] == kind, f"{name} is read as another type than {section}'s"
+        assert params_io.lookup(PARAMS, name) is not None, f"params.yaml has no {name}"
 
 
 def test_params_file_has_exactly_the_sections_the_code_reads_and_they_parse():
@@ -170,8 +183,9 @@ def test_only_the_corpus_stage_and_the_corpora_package_know_the_generator():
 def test_the_modules_the_issue_names_mark_the_stages_that_read_them(module: str):
     """Appending a comment to the module defining StoreReader, load_split or load_checkpoint marks
     every stage that reads through it."""
-    expected = {"pipeline.io.store": {"landmarks", "mouths", "derivatives", "mels", "stats", "train", "evaluate"},
-                "pipeline.io.splits": {"split", "stats", "train", "evaluate"},
+    expected = {"pipeline.io.store": {"landmarks", "mouths", "derivatives", "mels", "stats", "train", "references",
+                                      "evaluate"},
+                "pipeline.io.splits": {"split", "stats", "train", "references", "evaluate"},
                 "pipeline.learn.checkpoint": {"train", "evaluate"}}[module]
     marked = {stage for stage in STAGES if _covered(module_file(module), _code_deps(stage))}
     assert marked == expected
@@ -195,3 +209,12 @@ def test_dvc_lock_records_the_code_and_params_as_they_are():
                         stale.append(f"{stage}: {path} ({status})")
     assert not stale, "dvc.lock records other code or params than the working tree; run dvc repro and commit " \
                       "dvc.lock:\n" + "\n".join(stale)
+
+
+def test_the_references_do_not_depend_on_the_model_code():
+    """A change to the model, its training or its checkpoint does not recompute the references."""
+    modules = closure(["pipeline.stages.references"])
+    assert not [m for m in modules if m == "models" or m.startswith(("models.", "pipeline.learn.inference",
+                                                                     "pipeline.learn.checkpoint",
+                                                                     "pipeline.learn.training"))]
+    assert not [d for d in DVC["references"]["deps"] if d.startswith("models") or d == "data/model.pt"]

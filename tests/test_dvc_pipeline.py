@@ -15,9 +15,9 @@ from pipeline.io.manifest import read_manifest
 from tests.conftest import REPO
 
 
-def _copy_repo(destination: Path) -> Path:
+def _copy_repo(destination: Path, commit: bool = True) -> Path:
     """The repo's tracked-looking files (no .venv, data, caches, git history) in a new git repo
-    with one commit, as a fresh clone has."""
+    with one commit, as a fresh clone has (or none: a new project, an unpacked archive)."""
     ignore = shutil.ignore_patterns(".venv", ".git", "data", "metrics", "__pycache__", "*.egg-info",
                                     ".pytest_cache", "cache", "tmp", "dvc.lock")
     shutil.copytree(REPO, destination, ignore=ignore)
@@ -25,7 +25,8 @@ def _copy_repo(destination: Path) -> Path:
     git = ["git", "-c", "user.name=test", "-c", "user.email=test@invalid"]
     subprocess.run(git + ["init", "-q"], cwd=destination, check=True)
     subprocess.run(git + ["add", "-A"], cwd=destination, check=True)
-    subprocess.run(git + ["commit", "-qm", "copy"], cwd=destination, check=True)  # like a clone: one commit
+    if commit:
+        subprocess.run(git + ["commit", "-qm", "copy"], cwd=destination, check=True)  # like a clone: one commit
     return destination
 
 
@@ -50,13 +51,15 @@ def _dvc(repo: Path, *args: str) -> subprocess.CompletedProcess:
 
 @pytest.mark.slow
 def test_dvc_repro_runs_the_pipeline_in_a_fresh_copy(tmp_path: Path):
-    repo = _copy_repo(tmp_path / "repo")
+    """In a git repository with nothing committed yet, as a new project is; then experiments."""
+    repo = _copy_repo(tmp_path / "repo", commit=False)
     _edit_params(repo, **{"corpus.synthetic": {"speakers": 2, "utterances_per_speaker": 3},
                           "split": {"train": 0.34, "val": 0.33},
                           "model": {"gru_hidden": 16, "conv_channels": 16, "mlp_hidden": 32, "flow_hidden": 16},
                           "train": {"batch_size": 2, "max_epochs": 1, "window": 16}})
     first = _dvc(repo, "repro")
-    for stage in ("corpus", "landmarks", "mouths", "derivatives", "mels", "split", "stats", "train", "evaluate"):
+    for stage in ("corpus", "landmarks", "mouths", "derivatives", "mels", "split", "stats", "train", "references",
+                  "evaluate"):
         assert f"Running stage '{stage}'" in first.stdout, first.stdout
     assert len(read_manifest(repo / "data/manifest.jsonl")) == 6
     assert len(list((repo / "data/corpus/video/s1").glob("*.mpg"))) == 3
@@ -74,6 +77,7 @@ def test_dvc_repro_runs_the_pipeline_in_a_fresh_copy(tmp_path: Path):
     assert evaluation["lipreading_wer"] >= 0  # the default model reads lips too
     assert len(list((repo / "plots/evaluate").glob("*.png"))) == 2
     assert len(list((repo / "data/samples").rglob("*.wav"))) == 2 * 4
+    assert "no commit yet" in first.stderr + first.stdout
 
     # Experiments with another decoder change nothing upstream of `train`.
     subprocess.run(["git", "add", "-A"], cwd=repo, check=True, capture_output=True)
@@ -81,15 +85,19 @@ def test_dvc_repro_runs_the_pipeline_in_a_fresh_copy(tmp_path: Path):
                    cwd=repo, check=True, capture_output=True)
     for decoder in ("mlp", "flow"):
         experiment = _dvc(repo, "exp", "run", "-S", f"decoder={decoder}")
-        assert _ran(experiment) == ["evaluate", "train"], experiment.stdout
+        assert _ran(experiment) == ["evaluate", "train"], experiment.stdout  # the references are kept
         # The workspace now holds the experiment: its metrics against the committed baseline.
         diff = _dvc(repo, "metrics", "diff").stdout
         assert "metrics/evaluate.json" in diff and "mcd_db" in diff and "best_val_loss" in diff, diff
     shown = _dvc(repo, "exp", "show", "--csv").stdout
     assert "mlp" in shown and "flow" in shown
 
+    _edit_params(repo, evaluate={"sigma": 0.4})
+    assert _ran(_dvc(repo, "repro")) == ["evaluate"]
+    _edit_params(repo, **{"evaluate.vocoder": {"iterations": 30}})
+    assert _ran(_dvc(repo, "repro")) == ["evaluate", "references"]
     _edit_params(repo, audio={"n_mels": 40})
-    assert _ran(_dvc(repo, "repro")) == ["evaluate", "mels", "stats", "train"]
+    assert _ran(_dvc(repo, "repro")) == ["evaluate", "mels", "references", "stats", "train"]
 
 
 def _ran(done: subprocess.CompletedProcess) -> list[str]:

@@ -23,12 +23,12 @@ from pipeline.io.manifest import read_manifest
 from pipeline.io.splits import SplitParams
 from pipeline.io.store import StoreParams, StoreReader
 from pipeline.learn.checkpoint import load_checkpoint
-from pipeline.learn.evaluation import CONDITIONS, METRICS, EvaluateParams, speaker_mean_mels
+from pipeline.learn.evaluation import CONDITIONS, METRICS, EvaluateParams
 from pipeline.learn.inference import Synthesiser
+from pipeline.learn.scoring import speaker_mean_mels
 from pipeline.learn.training import TrainParams
 from pipeline.speak import speak, speech_mel
-from pipeline.stages import evaluate
-from tests.conftest import SEQUENTIAL, TINY_MODEL, train_model
+from tests.conftest import SEQUENTIAL, TINY_MODEL, evaluate_model, train_model
 
 pytestmark = pytest.mark.slow
 FAST = EvaluateParams(vocoder=VocoderParams(iterations=8), samples=1)
@@ -40,10 +40,7 @@ def _pipeline(corpus: Path, out: Path, split: SplitParams | None = None, model=T
     """The stages from landmarks to evaluate; returns the paths, the summary and the checkpoint."""
     paths = preprocess(corpus, out, split, parallel=parallel, **sections)
     train_model(paths, out, model=model, train=train, normalize=normalize)
-    summary = evaluate.run(FAST, parallel, model=out / "model.pt", features=paths["features"], mels=paths["mels"],
-                           split=paths["split"], manifest=paths["manifest"], metrics=out / "evaluate.json",
-                           per_utterance=out / "per_utterance.json", plots=out / "plots", samples=out / "samples",
-                           page=out / "listening.html")
+    summary = evaluate_model(FAST, parallel, out / "model.pt", paths, paths["split"], out)
     _, checkpoint = load_checkpoint(out / "model.pt")
     return {**paths, "model": out / "model.pt", "summary": summary, "checkpoint": checkpoint}
 

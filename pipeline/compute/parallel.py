@@ -53,12 +53,16 @@ class _Pinned:
 
 
 def parallel_map(function: Callable[[T], R], items: Iterable[T], params: ParallelParams,
-                 desc: str, unit: str = "utt") -> Iterator[R]:
-    """function(item) for every item, in order, with a progress bar."""
-    items = list(items)
-    bar = tqdm(total=len(items), desc=desc, unit=unit, dynamic_ncols=True, mininterval=0.5)
+                 desc: str, unit: str = "utt", total: int | None = None) -> Iterator[R]:
+    """function(item) for every item, in order, with a progress bar. Given their `total`, the
+    items are drawn as workers need them (a generator that makes them, e.g. on the GPU, runs
+    ahead of the workers by a few items only); otherwise they are listed first."""
+    if total is None:
+        items = list(items)
+        total = len(items)
+    bar = tqdm(total=total, desc=desc, unit=unit, dynamic_ncols=True, mininterval=0.5)
     try:
-        if params.n_jobs == 1 or len(items) <= 1:
+        if params.n_jobs == 1 or total <= 1:
             for item in items:
                 yield function(item)
                 bar.update()

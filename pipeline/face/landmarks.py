@@ -92,23 +92,24 @@ def process(utterance: Utterance, params: LandmarksParams) -> Landmarks | Reject
     return Landmarks(utterance.id, result.points, result.boxes, result.status, quality(result))
 
 
-def summarise(results: list[Landmarks], rejects: list[Reject]) -> dict:
-    """Corpus-wide figures: status shares and jitter weighted by frames, detector use and success."""
-    total = len(results) + len(rejects)
-    frames = sum(r.quality["frames"] for r in results)
+def summarise(qualities: list[dict], rejects: list[Reject]) -> dict:
+    """Corpus-wide figures from each utterance's `quality`: status shares and jitter weighted by
+    frames, detector use and success."""
+    total = len(qualities) + len(rejects)
+    frames = sum(q["frames"] for q in qualities)
 
     def frame_weighted(key: str) -> float:
-        return round(sum(r.quality[key] * r.quality["frames"] for r in results) / frames, 4) if frames else 0.0
+        return round(sum(q[key] * q["frames"] for q in qualities) / frames, 4) if frames else 0.0
 
-    calls = sum(r.quality["detector_calls"] for r in results)
+    calls = sum(q["detector_calls"] for q in qualities)
     return {
-        "utterances": len(results),
+        "utterances": len(qualities),
         "rejected": len(rejects),
         "reject_fraction": round(len(rejects) / total, 4) if total else 0.0,
         "frames": frames,
         **{name: frame_weighted(name) for name in STATUS_NAMES.values()},
         "detector_calls_per_frame": round(calls / frames, 4) if frames else 0.0,
-        "detection_rate": round(sum(r.quality["detection_rate"] * r.quality["detector_calls"] for r in results)
+        "detection_rate": round(sum(q["detection_rate"] * q["detector_calls"] for q in qualities)
                                 / calls, 4) if calls else 0.0,
         "jitter_px": frame_weighted("jitter_px"),
     }

@@ -48,9 +48,18 @@ def section(kind: Any, value: Any, name: str, source: str = DEFAULT_PATH.name) -
 
 
 def sections(path: Path, kinds: Mapping[str, Any]) -> dict[str, Any]:
-    """The named sections of a params file, each checked and built as its type."""
+    """The named sections of a params file, each checked and built as its type; a dotted name
+    (`evaluate.vocoder`) is a key inside a section."""
     values = load(path)
-    return {name: section(kind, values.get(name), name, Path(path).name) for name, kind in kinds.items()}
+    return {name: section(kind, lookup(values, name), name, Path(path).name) for name, kind in kinds.items()}
+
+
+def lookup(values: dict[str, Any], name: str) -> Any:
+    """The value at a dotted key (`evaluate.vocoder.iterations`), None when absent."""
+    value: Any = values
+    for key in name.split("."):
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
 
 
 def choices(kind: Any) -> tuple:

@@ -5,7 +5,9 @@ Three syntheses per utterance, all through the same vocoder (`evaluate.vocoder`)
 - `model`: the predicted mel;
 - `oracle`: the ground-truth mel (what the vocoder alone loses: the best a mel model can reach);
 - `mean`: the speaker's mean train-split mel at every frame (what knowing only the voice gives).
-Each is scored against the recording (resampled and cut like the mels): MCD in dB, STOI, ESTOI,
+The two references do not depend on the model: the `references` stage speaks and scores them once
+(pipeline.learn.scoring), and `evaluate` the model's condition only (`speak_model`). Each is
+scored against the recording (resampled and cut like the mels): MCD in dB, STOI, ESTOI,
 wideband PESQ (pipeline.audio.metrics), MSE on normalised mels, and the word error rate of what
 the GRID judge (pipeline.audio.judge) hears, with the judge's own floor on the recording itself
 as a fourth reference (`recording`). The summary holds the model's means at the top level (with
@@ -26,22 +28,20 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.audio.judge import GridJudge, word_errors
-from pipeline.audio.mels import LOG_FLOOR, fit_audio
-from pipeline.audio.metrics import all_metrics
+from pipeline.audio.mels import LOG_FLOOR
 from pipeline.audio.vocoder import VocoderParams
+from pipeline.compute.windows import windowed
 from pipeline.corpora import grid
 from pipeline.errors import ParamsError
 from pipeline.io.manifest import Utterance
-from pipeline.io.media import read_audio, write_wav
-from pipeline.io.store import StoreReader
+from pipeline.io.media import write_wav
 from pipeline.learn.dataset import Sample
-from pipeline.learn.inference import Synthesiser, windowed
+from pipeline.learn.inference import Synthesiser
+from pipeline.learn.normalization import Normalizer
+from pipeline.learn.scoring import RECORDING, Spoken, recording
 
 CONDITIONS = ("model", "oracle", "mean")
 METRICS = ("mcd_db", "mse", "stoi", "estoi", "pesq", "wer")
-RECORDING = "recording"  # the judge on the original audio: its own floor
-SIGNIFICANT_DIGITS = 6  # per-utterance figures: reruns write identical files despite float noise
 log = logging.getLogger(__name__)
 
 
@@ -63,113 +63,49 @@ class EvaluateParams:
                               f"evaluate.window {self.window}")
 
 
-@dataclass
-class Synthesis:
-    """One test utterance spoken three ways: mels (natural log), waveforms, and the recording."""
-
-    id: str
-    words: list[str]  # the transcript
-    target: np.ndarray  # (n_mels, kT) the ground-truth mel
-    predicted: np.ndarray  # silence where the model's prediction was not finite
-    waveforms: dict[str, np.ndarray]  # condition -> waveform
-    reference: np.ndarray  # the recording, resampled and cut like the mels
-    mse: dict[str, float]  # condition -> MSE of its normalised mel against the target's
-    nonfinite: bool = False  # the model predicted NaN or inf somewhere
-    lipread: str | None = None  # what the model's lip-reading head reads (None: it has none)
+def _mse(normalizer: Normalizer, mel: np.ndarray, target: np.ndarray) -> float:
+    return float(np.mean((normalizer.mel(mel.T).numpy() - normalizer.mel(target.T).numpy()) ** 2))
 
 
-def speaker_mean_mels(mels: StoreReader, train_ids: list[str], speaker_of: dict[str, str],
-                      fallback: np.ndarray) -> dict[str, np.ndarray]:
-    """Each speaker's mean log-mel frame over its train utterances; `fallback` (the train split's
-    mean) for speakers with none (unseen-speaker splits)."""
-    sums: dict[str, np.ndarray] = {}
-    counts: dict[str, int] = {}
-    for utterance_id in train_ids:
-        mel = mels.read(utterance_id, ["mel"])["mel"].astype(np.float64)
-        speaker = speaker_of[utterance_id]
-        sums[speaker] = sums.get(speaker, 0.0) + mel.sum(axis=0)
-        counts[speaker] = counts.get(speaker, 0) + len(mel)
-    means = {speaker: (sums[speaker] / counts[speaker]).astype(np.float32) for speaker in sums}
-    return {speaker: means.get(speaker, fallback) for speaker in sorted(set(speaker_of.values()))}
+def normalised_mse(squared_error: list[float], normalizer: Normalizer) -> float:
+    """The MSE on normalised mels from the per-bin mean squared error of raw ones: every
+    normalisation scales each bin, so its error scales by the square."""
+    return float(np.mean(np.asarray(squared_error, np.float64) * normalizer.mel_scale.astype(np.float64) ** 2))
 
 
-def sample_ids(ids: list[str], speaker_of: dict[str, str], count: int) -> list[str]:
-    """`count` ids, taking speakers in turn (each speaker's first utterance, then second, ...)."""
-    queues: dict[str, list[str]] = {}
-    for utterance_id in sorted(ids):
-        queues.setdefault(speaker_of[utterance_id], []).append(utterance_id)
-    chosen: list[str] = []
-    while len(chosen) < count and any(queues.values()):
-        for speaker in sorted(queues):
-            if queues[speaker] and len(chosen) < count:
-                chosen.append(queues[speaker].pop(0))
-    return chosen
-
-
-def synthesise(synthesiser: Synthesiser, sample: Sample, utterance: Utterance, speaker_mean: np.ndarray,
-               params: EvaluateParams) -> Synthesis:
-    """The model's, the oracle's and the speaker mean's speech for one test utterance."""
-    normalizer, audio = synthesiser.normalizer, synthesiser.audio
-    target = sample.mel.numpy()
-    video = normalizer.video(sample.video.transpose(0, 1))
+def predict_mel(synthesiser: Synthesiser, sample: Sample, utterance: Utterance,
+                params: EvaluateParams) -> tuple[np.ndarray, bool]:
+    """The model's natural-log mel for a test utterance, and whether it had to be replaced by
+    silence (non-finite values). A long recording goes the way `speak` takes it: in windows."""
+    video = synthesiser.normalizer.video(sample.video.transpose(0, 1))
     frames = video.shape[1]
-    long = frames > params.window  # a long recording goes the way `speak` takes it: in windows
-    if long:
+    if frames > params.window:
         windows = (video[:, span[0]:span[-1] + 1] for span in windowed(range(frames), params.window, params.overlap))
         predicted = np.concatenate(list(synthesiser.predict_windows(windows, params.overlap, utterance.speaker,
                                                                     params.sigma, params.seed)), axis=1)
     else:
         predicted = synthesiser.predict(video, utterance.speaker, params.sigma, params.seed)
-    nonfinite = not np.isfinite(predicted).all()
-    if nonfinite:
-        log.warning("%s: the model predicted %d non-finite mel values; scored as silence", sample.id,
-                    int(np.size(predicted) - np.isfinite(predicted).sum()))
-        predicted = np.full_like(target, np.log(LOG_FLOOR))
-    mean = np.repeat(speaker_mean[:, None], target.shape[1], axis=1)
-    mels = {"model": predicted, "oracle": target, "mean": mean}
-    if long:
-        waveforms = {c: np.concatenate(list(synthesiser.vocode_stream([mels[c]], utterance.fps))) for c in CONDITIONS}
-    else:
-        vocoded = synthesiser.vocode(np.stack([mels[c] for c in CONDITIONS]), utterance.fps)
-        waveforms = dict(zip(CONDITIONS, vocoded, strict=True))
-    samples, rate = read_audio(utterance.audio, Path(utterance.video))
-    reference = fit_audio(samples, rate, utterance.frames, utterance.fps, audio)
-    normalised_target = normalizer.mel(target.T).numpy()
-    mse = {c: float(np.mean((normalizer.mel(mels[c].T).numpy() - normalised_target) ** 2)) for c in CONDITIONS}
-    words = [w.word for w in utterance.words]
-    lipread = synthesiser.lipread(video) if synthesiser.model.ctc is not None else None
-    return Synthesis(sample.id, words, target, predicted, waveforms, reference, mse, nonfinite, lipread)
+    if np.isfinite(predicted).all():
+        return predicted, False
+    log.warning("%s: the model predicted %d non-finite mel values; scored as silence", sample.id,
+                int(np.size(predicted) - np.isfinite(predicted).sum()))
+    return np.full(tuple(sample.mel.shape), np.log(LOG_FLOOR), np.float32), True
 
 
-def score(synthesis: Synthesis, sample_rate: int) -> tuple[str, dict]:
-    """Every condition's figures against the recording, and what the judge hears in each and in
-    the recording (GRID transcripts only), rounded. Runs in a worker."""
-    figures: dict = {condition: {**all_metrics(synthesis.reference, waveform, sample_rate),
-                                 "mse": synthesis.mse[condition], "wer": None}
-                     for condition, waveform in synthesis.waveforms.items()}
-    figures["model"]["nonfinite"] = synthesis.nonfinite
-    figures["model"]["lipreading_wer"] = None
-    if synthesis.lipread is not None:
-        figures["model"]["lipread"] = synthesis.lipread
-        if synthesis.words:
-            figures["model"]["lipreading_wer"] = word_errors(synthesis.words, synthesis.lipread.split()).wer
-    figures[RECORDING] = {"wer": None}
-    if grid.is_sentence(synthesis.words):
-        judge = GridJudge()
-        for condition, waveform in {**synthesis.waveforms, RECORDING: synthesis.reference}.items():
-            heard = judge.recognise(waveform, sample_rate)
-            errors = word_errors(synthesis.words, heard)
-            figures[condition].update(wer=errors.wer, heard=" ".join(heard))
-            if condition == "model":
-                figures[condition]["slots_correct"] = dict(zip(grid.SLOT_NAMES, errors.correct, strict=True))
-    return synthesis.id, {"transcript": " ".join(synthesis.words), **_rounded(figures)}
-
-
-def _rounded(value):
-    """Floats rounded to SIGNIFICANT_DIGITS significant digits, inside dicts too."""
-    if isinstance(value, dict):
-        return {key: _rounded(item) for key, item in value.items()}
-    return float(f"{value:.{SIGNIFICANT_DIGITS}g}") if isinstance(value, float) else value
+def speak_model(synthesiser: Synthesiser, sample: Sample, utterance: Utterance, params: EvaluateParams,
+                waveform: np.ndarray | None = None) -> Spoken:
+    """The model's speech for one test utterance (`waveform`: its speech when already vocoded,
+    e.g. in a batch on the GPU)."""
+    target = sample.mel.numpy()
+    predicted, nonfinite = predict_mel(synthesiser, sample, utterance, params)
+    if waveform is None:
+        waveform = synthesiser.speech(predicted, utterance.fps)
+    lipread = None
+    if synthesiser.model.ctc is not None:
+        lipread = synthesiser.lipread(synthesiser.normalizer.video(sample.video.transpose(0, 1)))
+    return Spoken(sample.id, [w.word for w in utterance.words], {"model": waveform},
+                  recording(utterance, synthesiser.audio), {"model": _mse(synthesiser.normalizer, predicted, target)},
+                  nonfinite=nonfinite, lipread=lipread, target=target, predicted=predicted)
 
 
 def _mean(values: list[float | None]) -> float | None:
@@ -225,13 +161,14 @@ def mel_picture(target: np.ndarray, predicted: np.ndarray, title: str, path: Pat
     plt.close(figure)
 
 
-def write_sample(synthesis: Synthesis, utterance: Utterance, sample_rate: int, plots: Path, samples: Path) -> None:
-    """The utterance's mel picture (plots/ID.png) and its four wavs (samples/ID/CONDITION.wav)."""
-    words = " ".join(w.word for w in utterance.words)
-    mel_picture(synthesis.target, synthesis.predicted, f"{synthesis.id}: {words or utterance.speaker}",
-                plots / f"{synthesis.id}.png")
-    folder = samples / synthesis.id
+def write_sample(spoken: Spoken, utterance: Utterance, sample_rate: int, plots: Path, samples: Path) -> None:
+    """The utterance's mel picture (plots/ID.png, target above the model's) and a wav per condition
+    spoken (samples/ID/CONDITION.wav)."""
+    if spoken.target is not None and spoken.predicted is not None:
+        words = " ".join(w.word for w in utterance.words)
+        mel_picture(spoken.target, spoken.predicted, f"{spoken.id}: {words or utterance.speaker}",
+                    plots / f"{spoken.id}.png")
+    folder = samples / spoken.id
     folder.mkdir(parents=True, exist_ok=True)
-    write_wav(folder / "recording.wav", synthesis.reference, sample_rate)
-    for condition, waveform in synthesis.waveforms.items():
+    for condition, waveform in spoken.waveforms.items():
         write_wav(folder / f"{condition}.wav", waveform, sample_rate)

@@ -110,7 +110,9 @@ class BatchNormalizer(torch.nn.Module):
 
     def forward(self, video: torch.Tensor, mel: torch.Tensor, video_lengths: torch.Tensor,
                 mel_lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        video = video.to(torch.float32).mul_(self.video_scale).add_(self.video_shift)
+        # A contiguous float copy whatever the batch's layout (collate hands out a channels-first view).
+        video = video.to(torch.float32, memory_format=torch.contiguous_format).mul_(self.video_scale)
+        video.add_(self.video_shift)
         mel = mel.to(torch.float32).mul(self.mel_scale).add_(self.mel_shift)
         frames = torch.arange(video.shape[2], device=video.device)
         video.mul_((frames[None] < video_lengths[:, None]).view(video.shape[0], 1, -1, 1, 1))

@@ -16,6 +16,7 @@ import hashlib
 import json
 import logging
 import os
+import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -284,10 +285,33 @@ def validation_loss(network: torch.nn.Module, model: LipToSpeech, loader: DataLo
 
 
 def _live(directory: Path):
+    """dvclive's logger of the curves. dvc.yaml declares the plots itself; dvclive only writes its
+    files. In a git repository without a commit yet (a new project, an unpacked archive) dvclive
+    stops at reading the revision ("Empty git repo"): there it is told to skip DVC's repository
+    and write its files only."""
     from dvclive import Live
 
-    # dvc.yaml declares the plots itself; dvclive only writes its files.
+    if not _has_commit():
+        log.warning("this git repository has no commit yet: the training curves go to %s without an "
+                    "experiment revision (commit, then `dvc exp run`, to compare experiments)", directory)
+
+        class FilesOnly(Live):
+            def _init_dvc(self) -> None:
+                """No DVC repository, no revision: files only."""
+
+        return FilesOnly(dir=str(directory), dvcyaml=None, save_dvc_exp=False, report=None)
     return Live(dir=str(directory), dvcyaml=None, save_dvc_exp=False, report=None)
+
+
+def _has_commit() -> bool:
+    """False only inside a git work tree that has no commit (outside one, dvclive needs none)."""
+    def git(*args: str) -> bool:
+        try:
+            return subprocess.run(["git", *args], capture_output=True).returncode == 0
+        except OSError:
+            return False
+
+    return not git("rev-parse", "--is-inside-work-tree") or git("rev-parse", "--verify", "-q", "HEAD")
 
 
 def parameter_groups(model: LipToSpeech, train: TrainParams) -> list[dict]:

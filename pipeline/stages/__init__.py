@@ -6,7 +6,9 @@
 
 A stage module defines `run(...)` and `STAGE`, the one declaration of what it reads and writes:
 - `params`: the params.yaml sections that shape its outputs, with their types. They are the
-  stage's `params:` in dvc.yaml (a test checks that), and the only sections `run` receives.
+  stage's `params:` in dvc.yaml (a test checks that), and the only sections `run` receives. A
+  dotted name is a key inside a section (`evaluate.vocoder`: `run` gets it as `vocoder`), for a
+  stage that depends on part of a section only.
 - `runtime`: sections that only say how to run (`parallel`: workers, Dask). They never change
   the outputs, so dvc.yaml leaves them out and changing them reruns nothing.
 - `inputs` and `outputs`: its paths, with the defaults dvc.yaml passes.
@@ -32,7 +34,13 @@ from typing import Any
 from pipeline.errors import run_command
 from pipeline.io import params as params_io
 
-STAGES = ("corpus", "landmarks", "mouths", "derivatives", "mels", "split", "stats", "train", "evaluate")
+STAGES = ("corpus", "landmarks", "mouths", "derivatives", "mels", "split", "stats", "train", "references",
+          "evaluate")
+
+
+def argument(section: str) -> str:
+    """The keyword `run` receives a params section as: its last dotted part."""
+    return section.rsplit(".", 1)[-1]
 
 
 @dataclass(frozen=True)
@@ -46,7 +54,7 @@ class Stage:
     outputs: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        names = [*self.params, *self.runtime, *self.inputs, *self.outputs]
+        names = [*map(argument, self.params), *map(argument, self.runtime), *self.inputs, *self.outputs]
         repeated = sorted({n for n in names if names.count(n) > 1})
         if repeated:
             raise TypeError(f"stage {self.name}: {', '.join(repeated)} declared twice")
@@ -84,7 +92,8 @@ class Stage:
 
         def body() -> Any:
             sections = params_io.sections(args.params, {**self.params, **self.runtime})
-            return self.run(**sections, **{name: getattr(args, name) for name in self.paths})
+            return self.run(**{argument(name): value for name, value in sections.items()},
+                            **{name: getattr(args, name) for name in self.paths})
 
         return run_command(log, body)
 

@@ -30,7 +30,7 @@ def run(features: FeatureParams, store: StoreParams, mouths: Path, out: Path) ->
              **{key: crops.attrs[key] for key in CROP_ATTRS}}
     typical = int(np.median(list(crops.lengths.values())))
     field = {"video": (first.shape[1:], np.dtype(FEATURE_DTYPE).name)}
-    with StoreWriter(out, field, typical, store, attrs) as writer:
+    with StoreWriter(out, field, typical, store.for_training(), attrs) as writer:
         for utterance_id in tqdm(crops.ids, desc="derivatives", unit="utt", mininterval=0.5):
             writer.write(utterance_id, video=video_features(crops.read(utterance_id)["crops"], features.derivatives))
     log.info("%d utterances, channels %s", len(crops.ids), ", ".join(channels))

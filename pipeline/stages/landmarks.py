@@ -32,7 +32,12 @@ def run(landmarks: LandmarksParams, store: StoreParams, parallel: ParallelParams
         raise StageError(f"{manifest} lists no utterance")
     make_landmarker(landmarks)  # fail here, once, on missing weights
     typical = int(np.median([u.frames for u in utterances]))
-    results, rejected = [], []
+    by_id = {u.id: u for u in utterances}
+    # What is kept of each utterance is its figures; the points go to the store (memory stays flat),
+    # except those of each speaker's first utterance, for the sheet.
+    qualities: dict[str, dict] = {}
+    shown: dict[str, tuple] = {}
+    rejected: list[Reject] = []
     with StoreWriter(out, FIELDS, typical, store, attrs={"status_names": STATUS_NAMES}) as writer:
         for result in parallel_map(functools.partial(process, params=landmarks), utterances, parallel,
                                    desc="landmarks", unit="utt"):
@@ -40,22 +45,22 @@ def run(landmarks: LandmarksParams, store: StoreParams, parallel: ParallelParams
                 rejected.append(result)
                 continue
             writer.write(result.id, points=result.points, boxes=result.boxes, status=result.status)
-            results.append(result)
-        summary = summarise(results, rejected)
+            qualities[result.id] = result.quality
+            shown.setdefault(by_id[result.id].speaker, (by_id[result.id], result.points, result.status))
+        summary = summarise(list(qualities.values()), rejected)
         write_rejects(rejects, rejected)
         write_json(metrics, summary)
-        write_json(per_utterance, {r.id: r.quality for r in results})
+        write_json(per_utterance, qualities)
         log.info("%d utterances, %d rejected; detected %.1f%% tracked %.1f%% interpolated %.1f%% of frames",
                  summary["utterances"], summary["rejected"], 100 * summary["detected"],
                  100 * summary["tracked"], 100 * summary["interpolated"])
-        if not results:
+        if not qualities:
             raise StageError(f"no utterance has a usable face; reasons in {rejects}")
         if summary["reject_fraction"] > landmarks.max_reject_fraction:
             raise StageError(f"{summary['reject_fraction']:.0%} of utterances rejected, more than "
                              f"landmarks.max_reject_fraction {landmarks.max_reject_fraction:.0%}; reasons in {rejects}")
     if sheet is not None:
-        by_id = {u.id: u for u in utterances}
-        landmarks_sheet([(by_id[r.id], r.points, r.status) for r in results], sheet)
+        landmarks_sheet(list(shown.values()), sheet)
     return summary
 
 

@@ -36,7 +36,7 @@ def run(audio: AudioParams, store: StoreParams, parallel: ParallelParams, manife
     k = audio.mel_frames_per_video_frame
     typical = k * int(np.median([u.frames for u in utterances]))
     attrs = {**dataclasses.asdict(audio), "hop_length": hops}
-    with StoreWriter(out, {"mel": ((audio.n_mels,), "float32")}, typical, store, attrs) as writer:
+    with StoreWriter(out, {"mel": ((audio.n_mels,), "float32")}, typical, store.for_training(), attrs) as writer:
         for utterance_id, mel in parallel_map(functools.partial(utterance_mel, params=audio), utterances,
                                               parallel, desc="mels", unit="utt"):
             writer.write(utterance_id, mel=mel)

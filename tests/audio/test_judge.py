@@ -84,3 +84,37 @@ def test_what_the_judge_hears_does_not_depend_on_what_it_heard_before(tiny_corpu
         for (samples, rate), heard in zip(noisy, first, strict=True):
             judge.recognise(*history)
             assert judge.recognise(samples, rate) == heard
+
+
+def test_the_grid_dictionary_hears_what_the_whole_cmu_dictionary_hears():
+    """The decoder's dictionary holds GRID's words only (every one, with its variants); the grammar
+    uses no other word, so real GRID speech decodes the same as with the full dictionary."""
+    from pocketsphinx import Decoder
+
+    from pipeline.audio.judge import JUDGE_RATE, _model, grid_dictionary
+
+    full = _model() / "cmudict-en-us.dict"
+    lines = grid_dictionary(full).splitlines()
+    words = {line.split(" ", 1)[0].split("(")[0] for line in lines}
+    assert words == {word for slot in grid.SLOTS for word in slot} and len(lines) > len(words)
+    samples, rate = read_audio("video track", REAL / "swwp2s.mpg")
+    pcm = (np.clip(resample(samples, rate, JUDGE_RATE), -1, 1) * 32767).astype(np.int16).tobytes()
+    decoder = Decoder(hmm=str(_model() / "en-us"), dict=str(full), lm=None, loglevel="FATAL")
+    decoder.add_jsgf_string("grid", grid_jsgf())
+    decoder.activate_search("grid")
+    decoder.start_utt()
+    decoder.process_raw(pcm, full_utt=True)
+    decoder.end_utt()
+    assert GridJudge().recognise(samples, rate) == decoder.hyp().hypstr.split()
+    with pytest.raises(ValueError, match="no pronunciation for"):
+        grid_dictionary(_write_without(full, "bin"))
+
+
+def _write_without(dictionary, word: str):
+    import tempfile
+    from pathlib import Path
+
+    path = Path(tempfile.mkdtemp()) / "partial.dict"
+    path.write_text("\n".join(line for line in dictionary.read_text().splitlines()
+                              if line.split(" ", 1)[0].split("(")[0] != word) + "\n")
+    return path

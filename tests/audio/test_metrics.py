@@ -75,3 +75,24 @@ def test_intelligibility_and_quality_fall_with_noise(recordings):
     assert clean["mcd_db"] == 0.0 and clean["stoi"] > 0.99 and clean["estoi"] > 0.99 and clean["pesq"] > 4.4
     assert noisy["stoi"] < clean["stoi"] and noisy["estoi"] < clean["estoi"] and noisy["pesq"] < 2.0
     assert noisy["mcd_db"] > 3.0
+
+
+def test_the_mel_cepstrum_is_pysptks(recordings):
+    """The warping as one matrix product gives pysptk.sp2mc's mel-cepstrum of the WORLD envelope."""
+    import warnings
+
+    import pyworld
+
+    from pipeline.audio.metrics import FRAME_PERIOD_MS, MCD_ORDER, mel_cepstrum
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        import pysptk
+
+    samples = np.asarray(next(iter(recordings.values())), np.float64)
+    f0, times = pyworld.dio(samples, RATE, frame_period=FRAME_PERIOD_MS)
+    envelope = pyworld.cheaptrick(samples, pyworld.stonemask(samples, f0, times, RATE), times, RATE)
+    theirs = pysptk.sp2mc(envelope, order=MCD_ORDER, alpha=pysptk.util.mcepalpha(RATE))
+    ours = mel_cepstrum(samples, RATE)
+    assert ours.shape == theirs.shape == (len(times), MCD_ORDER + 1)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-9)

@@ -73,7 +73,7 @@ def test_a_briefly_trained_flow_samples_finite_mels_for_every_utterance(stores, 
     (200, [(0, 75), (60, 135), (120, 195), (180, 200)]),
 ])
 def test_windows_overlap_and_cover_everything(count: int, expected: list[tuple[int, int]]):
-    from pipeline.learn.inference import windowed
+    from pipeline.compute.windows import windowed
 
     assert [(w[0], w[-1] + 1) for w in windowed(range(count), 75, 15)] == expected
 
@@ -81,7 +81,8 @@ def test_windows_overlap_and_cover_everything(count: int, expected: list[tuple[i
 def test_window_mels_crossfade_into_one_stream_of_the_right_length():
     """Windows of constant mels 0, 1, 2, ...: outside the overlaps each window's value, inside a
     linear crossfade from one to the next; k mel frames per video frame in all."""
-    from pipeline.learn.inference import MelStitcher, windowed
+    from pipeline.compute.windows import windowed
+    from pipeline.learn.inference import MelStitcher
 
     k, stitcher, parts = 3, MelStitcher(3, 15), []
     for number, window in enumerate(windowed(range(200), 75, 15)):
@@ -97,8 +98,8 @@ def test_the_streaming_vocoder_gives_the_whole_waveform_block_by_block():
     """With a vocoder that needs no context, streaming is exact; with Griffin-Lim, it is close to
     vocoding the whole mel at once, and exactly as long."""
     from pipeline.audio.mels import AudioParams
+    from pipeline.audio.speech import StreamingVocoder
     from pipeline.audio.vocoder import GriffinLim
-    from pipeline.learn.inference import StreamingVocoder
 
     hop, mel = 4, np.random.default_rng(0).normal(size=(2, 1000)).astype(np.float32)
 
@@ -127,3 +128,23 @@ def librosa_stft(waveform: np.ndarray) -> np.ndarray:
     import librosa
 
     return librosa.stft(waveform, n_fft=1024, hop_length=294)
+
+
+def test_a_prefetched_stream_keeps_its_order_and_raises_where_its_source_raised():
+    from pipeline.compute.windows import prefetched
+
+    assert list(prefetched(iter(range(50)), depth=3)) == list(range(50))
+
+    def failing():
+        yield 1
+        yield 2
+        raise ValueError("the third item is broken")
+
+    got = []
+    with pytest.raises(ValueError, match="the third item is broken"):
+        for item in prefetched(failing()):
+            got.append(item)
+    assert got == [1, 2]
+    endless = prefetched(iter(range(10 ** 9)), depth=2)
+    assert next(endless) == 0
+    endless.close()  # the reader stops: the thread stops too

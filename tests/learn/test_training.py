@@ -280,3 +280,22 @@ def test_every_epoch_draws_its_items_with_its_own_epoch(stores, tmp_path: Path, 
     train = TrainParams(batch_size=1, max_epochs=3, window=16, num_workers=2, device="cpu", schedule="plateau")
     assert train_model(stores, tmp_path, train=train)["epochs"] == 3
     assert [{epoch for _, epoch in keys} for keys in drawn] == [{1}, {2}, {3}]
+
+
+def test_the_curves_are_written_in_a_git_repository_without_a_commit(tmp_path: Path, monkeypatch, caplog):
+    """dvclive reads the revision of the repository it runs in; a new one has none ("Empty git
+    repo"), so the training stage tells it to write its files only, and says so."""
+    import subprocess
+
+    from pipeline.learn.training import _live
+
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    monkeypatch.chdir(tmp_path)
+    live = _live(tmp_path / "dvclive")
+    for step in range(2):
+        live.log_metric("train/loss", 1.0 / (step + 1))
+        live.next_step()
+    live.end()
+    rows = list(csv.reader((tmp_path / "dvclive" / "plots" / "metrics" / "train" / "loss.tsv").open(), delimiter="\t"))
+    assert rows == [["step", "loss"], ["0", "1.0"], ["1", "0.5"]]
+    assert any("no commit yet" in record.getMessage() for record in caplog.records)

@@ -5,12 +5,14 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 import soundfile
 import torch
 
 from pipeline.corpora import grid
-from pipeline.learn.evaluation import CONDITIONS, METRICS, RECORDING, sample_ids
-from tests.conftest import evaluate
+from pipeline.learn.evaluation import CONDITIONS, METRICS
+from pipeline.learn.scoring import RECORDING, sample_ids
+from tests.conftest import SEQUENTIAL, evaluate
 
 
 def test_metrics_file_has_every_metric_for_model_references_and_speakers(evaluated, fitted):
@@ -87,3 +89,109 @@ def test_a_model_that_predicts_nan_is_scored_as_silence_and_counted(stores, fitt
     assert summary["wer"] == 1.0 and summary["mcd_db"] > summary["mean"]["mcd_db"]  # the worst case
     warned = [r.getMessage() for r in caplog.records if "non-finite" in r.getMessage()]
     assert len(warned) == 6 and warned[0].endswith("scored as silence")
+
+
+def test_references_and_model_scored_apart_give_the_figures_of_one_evaluation_of_all(evaluated, stores, fitted):
+    """What evaluate did before the references stage, in one process: the three conditions of each
+    utterance spoken and scored together, the judge on the recording; the two stages agree."""
+    from pipeline.io.manifest import read_manifest, speakers_by_id
+    from pipeline.io.store import StoreReader
+    from pipeline.learn.evaluation import normalised_mse, speak_model
+    from pipeline.learn.inference import Synthesiser
+    from pipeline.learn.scoring import Spoken, rounded, score, speak_references, speaker_mean_mels
+    from pipeline.stages.evaluate import _test_set
+    from tests.conftest import FAST
+
+    _, out = evaluated
+    per_utterance = json.loads((out / "per_utterance.json").read_text())
+    synthesiser = Synthesiser.load(fitted["model"], FAST.vocoder, "cpu")
+    utterances = {u.id: u for u in read_manifest(stores["manifest"])}
+    split = json.loads(fitted["split"].read_text())
+    mels = StoreReader(stores["mels"])
+    means = speaker_mean_mels(mels, split["train"], speakers_by_id(list(utterances.values())), np.zeros(80, np.float32))
+    test = _test_set(synthesiser, stores["features"], stores["mels"], utterances, split["test"])
+    for utterance_id in test.ids[:2]:
+        utterance = utterances[utterance_id]
+        model = speak_model(synthesiser, test.sample(utterance_id), utterance, FAST)
+        target = mels.read(utterance_id)["mel"].T
+        references = speak_references(synthesiser, target, means[utterance.speaker], utterance)
+        mse = {**model.mse, **{condition: normalised_mse(error, synthesiser.normalizer)
+                               for condition, error in references.squared_error.items()}}
+        together = Spoken(utterance_id, model.words, {**model.waveforms, **references.waveforms}, model.recording,
+                          mse, model.nonfinite, lipread=model.lipread)
+        _, figures = score(together, synthesiser.audio.sample_rate, judge_recording=True)
+        for condition in (*CONDITIONS, RECORDING):
+            for metric, value in figures[condition].items():
+                stored = per_utterance[utterance_id][condition][metric]
+                if metric == "mse":
+                    assert stored == pytest.approx(rounded(value), rel=1e-5), (utterance_id, condition)
+                else:
+                    assert stored == value, (utterance_id, condition, metric)
+
+
+def test_evaluate_refuses_references_of_another_vocoder_or_split(evaluated, stores, fitted, tmp_path: Path):
+    import dataclasses
+    import shutil
+
+    from pipeline.errors import StageError
+    from tests.conftest import FAST, evaluate_model
+
+    _, out = evaluated
+    shutil.copytree(out / "data" / "references", tmp_path / "data" / "references")
+    other = dataclasses.replace(FAST, vocoder=dataclasses.replace(FAST.vocoder, iterations=3))
+    with pytest.raises(StageError, match="made with the vocoder .*run dvc repro references"):
+        evaluate_model(other, SEQUENTIAL, fitted["model"], stores, fitted["split"], tmp_path)
+    figures = tmp_path / "data" / "references" / "figures.json"
+    kept = json.loads(figures.read_text())
+    dropped = sorted(kept["utterances"])[0]
+    del kept["utterances"][dropped]
+    figures.write_text(json.dumps(kept))
+    with pytest.raises(StageError, match=fr"no references for 1 test utterances \(e.g. {dropped}\).*another split"):
+        evaluate_model(FAST, SEQUENTIAL, fitted["model"], stores, fitted["split"], tmp_path)
+
+
+@pytest.mark.cuda
+def test_on_the_gpu_the_model_speaks_in_batches_and_scores_as_on_the_cpu(evaluated, stores, fitted, tmp_path: Path):
+    """evaluate.device cuda: the mels predicted and vocoded in batches there, scored by the CPU
+    workers; the same utterances and, within what GPU arithmetic moves, the same figures."""
+    import dataclasses
+    import shutil
+
+    from tests.conftest import FAST, evaluate_model
+
+    cpu, out = evaluated
+    shutil.copytree(out / "data" / "references", tmp_path / "data" / "references")
+    gpu = evaluate_model(dataclasses.replace(FAST, device="cuda"), SEQUENTIAL, fitted["model"], stores,
+                         fitted["split"], tmp_path)
+    assert gpu["utterances"] == cpu["utterances"] and gpu["oracle"] == cpu["oracle"]
+    assert abs(gpu["stoi"] - cpu["stoi"]) < 0.02 and abs(gpu["mcd_db"] - cpu["mcd_db"]) < 0.3
+    assert abs(gpu["wer"] - cpu["wer"]) <= 0.2 and gpu["lipreading_wer"] == cpu["lipreading_wer"]
+    assert len(list((tmp_path / "data" / "samples").rglob("*.wav"))) == 2 * 4
+
+
+def test_batched_synthesis_gives_each_utterance_its_one_by_one_speech(stores, fitted, tmp_path: Path):
+    """What evaluate does on a GPU (mels predicted one by one, vocoded in batches of one length),
+    run on the CPU: every utterance gets the waveform it gets alone, and the shown ones their files."""
+    from pipeline.io.manifest import read_manifest
+    from pipeline.learn.evaluation import speak_model
+    from pipeline.learn.inference import Synthesiser
+    from pipeline.stages import evaluate as evaluate_stage
+    from tests.conftest import FAST
+
+    synthesiser = Synthesiser.load(fitted["model"], FAST.vocoder, "cpu")
+    utterances = {u.id: u for u in read_manifest(stores["manifest"])}
+    ids = json.loads(fitted["split"].read_text())["test"]
+    test = evaluate_stage._test_set(synthesiser, stores["features"], stores["mels"], utterances, ids)
+    shown = {test.ids[1]}
+    evaluate_stage.GPU_BATCH, batch = 4, evaluate_stage.GPU_BATCH  # 6 utterances: a batch of 4, one of 2
+    try:
+        batched = list(evaluate_stage._on_gpu(synthesiser, test, utterances, FAST, shown, tmp_path / "plots",
+                                              tmp_path / "samples"))
+    finally:
+        evaluate_stage.GPU_BATCH = batch
+    assert [s.id for s in batched] == test.ids
+    for spoken in batched:
+        alone = speak_model(synthesiser, test.sample(spoken.id), utterances[spoken.id], FAST)
+        np.testing.assert_allclose(spoken.waveforms["model"], alone.waveforms["model"], atol=1e-5)
+    assert sorted(p.name for p in (tmp_path / "samples").rglob("*.wav")) == ["model.wav"]
+    assert (tmp_path / "plots" / f"{test.ids[1]}.png").is_file()

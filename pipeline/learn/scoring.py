@@ -1,0 +1,126 @@
+"""Scoring speech against the recording it stands for: one utterance spoken one or more ways
+(`Spoken`), each condition's figures (`score`), and the two references a model is compared with,
+spoken from the mels alone (`speak_references`). Nothing here needs a model, so the references
+stage runs this without importing one (its DVC deps stay free of the model code).
+
+`score` gives every condition MCD in dB, STOI, ESTOI, wideband PESQ (pipeline.audio.metrics) and
+the word error rate of what the GRID judge (pipeline.audio.judge) hears, rounded to
+SIGNIFICANT_DIGITS; utterances whose transcript is not a GRID sentence get no WER (None).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.audio.judge import GridJudge, word_errors
+from pipeline.audio.mels import AudioParams, fit_audio
+from pipeline.audio.metrics import all_metrics
+from pipeline.audio.speech import Voice
+from pipeline.corpora import grid
+from pipeline.io.manifest import Utterance
+from pipeline.io.media import read_audio
+from pipeline.io.store import StoreReader
+
+REFERENCES = ("oracle", "mean")  # spoken from the true mel and from the speaker's mean mel
+RECORDING = "recording"  # the judge on the original audio: its own floor
+SIGNIFICANT_DIGITS = 6  # per-utterance figures: reruns write identical files despite float noise
+
+
+@dataclass
+class Spoken:
+    """One test utterance spoken one or more ways (condition -> waveform), next to its recording
+    (resampled and cut like the mels)."""
+
+    id: str
+    words: list[str]  # the transcript
+    waveforms: dict[str, np.ndarray]  # condition -> waveform
+    recording: np.ndarray
+    mse: dict[str, float | None]  # condition -> MSE of its normalised mel against the target's (None: not known here)
+    squared_error: dict[str, list[float]] = field(default_factory=dict)  # condition -> per mel bin, raw log-mel
+    nonfinite: bool = False  # the model predicted NaN or inf somewhere
+    lipread: str | None = None  # what the model's lip-reading head reads (None: no head, or a reference)
+    target: np.ndarray | None = None  # (n_mels, kT) the ground-truth mel, kept for the model's mel picture
+    predicted: np.ndarray | None = None  # the model's mel (silence where it was not finite)
+
+
+def speaker_mean_mels(mels: StoreReader, train_ids: list[str], speaker_of: dict[str, str],
+                      fallback: np.ndarray) -> dict[str, np.ndarray]:
+    """Each speaker's mean log-mel frame over its train utterances; `fallback` (the train split's
+    mean) for speakers with none (unseen-speaker splits)."""
+    sums: dict[str, np.ndarray] = {}
+    counts: dict[str, int] = {}
+    for utterance_id in train_ids:
+        mel = mels.read(utterance_id, ["mel"])["mel"].astype(np.float64)
+        speaker = speaker_of[utterance_id]
+        sums[speaker] = sums.get(speaker, 0.0) + mel.sum(axis=0)
+        counts[speaker] = counts.get(speaker, 0) + len(mel)
+    means = {speaker: (sums[speaker] / counts[speaker]).astype(np.float32) for speaker in sums}
+    return {speaker: means.get(speaker, fallback) for speaker in sorted(set(speaker_of.values()))}
+
+
+def sample_ids(ids: list[str], speaker_of: dict[str, str], count: int) -> list[str]:
+    """`count` ids, taking speakers in turn (each speaker's first utterance, then second, ...)."""
+    queues: dict[str, list[str]] = {}
+    for utterance_id in sorted(ids):
+        queues.setdefault(speaker_of[utterance_id], []).append(utterance_id)
+    chosen: list[str] = []
+    while len(chosen) < count and any(queues.values()):
+        for speaker in sorted(queues):
+            if queues[speaker] and len(chosen) < count:
+                chosen.append(queues[speaker].pop(0))
+    return chosen
+
+
+def recording(utterance: Utterance, audio: AudioParams) -> np.ndarray:
+    """The utterance's recorded audio as the mels describe it: resampled and cut to their length."""
+    samples, rate = read_audio(utterance.audio, Path(utterance.video))
+    return fit_audio(samples, rate, utterance.frames, utterance.fps, audio)
+
+
+def speak_references(voice: Voice, target: np.ndarray, speaker_mean: np.ndarray, utterance: Utterance) -> Spoken:
+    """The oracle's and the speaker mean's speech for one test utterance (no model involved);
+    their MSE waits for a model's normalisation (`squared_error`, then `normalised_mse`)."""
+    mels = {"oracle": target, "mean": np.repeat(speaker_mean[:, None], target.shape[1], axis=1)}
+    waveforms = {condition: voice.speech(mel, utterance.fps) for condition, mel in mels.items()}
+    squared_error = {condition: np.mean((mel.astype(np.float64) - target) ** 2, axis=1).tolist()
+                     for condition, mel in mels.items()}
+    return Spoken(utterance.id, [w.word for w in utterance.words], waveforms, recording(utterance, voice.audio),
+                  dict.fromkeys(mels), squared_error)
+
+
+def score(spoken: Spoken, sample_rate: int, judge_recording: bool = False) -> tuple[str, dict]:
+    """Each condition's figures against the recording and what the judge hears in it (GRID
+    transcripts only), rounded; with `judge_recording`, also what it hears in the recording (its
+    floor). The model's condition adds its lip reading. Runs in a worker."""
+    figures: dict = {condition: {**all_metrics(spoken.recording, waveform, sample_rate),
+                                 "mse": spoken.mse[condition], "wer": None}
+                     for condition, waveform in spoken.waveforms.items()}
+    if "model" in figures:
+        figures["model"]["nonfinite"] = spoken.nonfinite
+        figures["model"]["lipreading_wer"] = None
+        if spoken.lipread is not None:
+            figures["model"]["lipread"] = spoken.lipread
+            if spoken.words:
+                figures["model"]["lipreading_wer"] = word_errors(spoken.words, spoken.lipread.split()).wer
+    heard = dict(spoken.waveforms)
+    if judge_recording:
+        figures[RECORDING] = {"wer": None}
+        heard[RECORDING] = spoken.recording
+    if grid.is_sentence(spoken.words):
+        judge = GridJudge()
+        for condition, waveform in heard.items():
+            words = judge.recognise(waveform, sample_rate)
+            errors = word_errors(spoken.words, words)
+            figures[condition].update(wer=errors.wer, heard=" ".join(words))
+            if condition == "model":
+                figures[condition]["slots_correct"] = dict(zip(grid.SLOT_NAMES, errors.correct, strict=True))
+    return spoken.id, {"transcript": " ".join(spoken.words), **rounded(figures)}
+
+
+def rounded(value):
+    """Floats rounded to SIGNIFICANT_DIGITS significant digits, inside dicts too."""
+    if isinstance(value, dict):
+        return {key: rounded(item) for key, item in value.items()}
+    return float(f"{value:.{SIGNIFICANT_DIGITS}g}") if isinstance(value, float) else value

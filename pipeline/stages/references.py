@@ -1,0 +1,129 @@
+"""Stage `references`: speak and score, once, what every evaluation compares a model with.
+
+For each test utterance: the oracle (its true mel through the vocoder), the speaker's mean voice
+(the speaker's mean train-split mel at every frame) and the recording itself, scored as
+`evaluate` scores the model (pipeline.learn.evaluation): MCD, STOI, ESTOI, PESQ, what the judge
+hears in each, and the judge in the recording (its floor). None of it depends on the model, so
+DVC keeps it while models change: it reads the mels, the split and the corpus's audio, and only
+the `evaluate.vocoder` and `evaluate.samples` params.
+
+Writes `out/figures.json`: the test ids, the vocoder it used, the sampled ids, per utterance the
+references' figures and each reference's squared mel error per bin (`evaluate` turns it into the
+MSE on the normalised mel, whichever normalisation the model was trained with); and
+`out/samples/ID/{recording,oracle,mean}.wav` for the `evaluate.samples` utterances that
+`evaluate` shows on its listening page.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from pipeline.audio.mels import AudioParams
+from pipeline.audio.speech import Voice
+from pipeline.audio.vocoder import VocoderParams
+from pipeline.compute.parallel import ParallelParams, parallel_map
+from pipeline.errors import StageError
+from pipeline.io.files import replacing, write_json
+from pipeline.io.manifest import Utterance, read_manifest, speakers_by_id
+from pipeline.io.media import write_wav
+from pipeline.io.splits import load_split
+from pipeline.io.store import StoreReader
+from pipeline.learn.scoring import RECORDING, sample_ids, score, speak_references, speaker_mean_mels
+from pipeline.stages import Stage
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ReferenceJob:
+    """What a worker needs to speak the references of one utterance (paths, so it pickles small)."""
+
+    mels: Path
+    manifest: Path
+    vocoder: VocoderParams
+    speaker_means: dict[str, np.ndarray]
+    samples: Path | None  # where to write its wavs, when it is a sampled utterance
+
+
+@functools.lru_cache(maxsize=2)
+def _opened(mels: Path, manifest: Path, vocoder: VocoderParams) -> tuple[StoreReader, dict[str, Utterance], Voice]:
+    """The mels store, the manifest and a CPU voice, once per worker process."""
+    store = StoreReader(mels)
+    audio = AudioParams.from_attrs(store.attrs)
+    return store, {u.id: u for u in read_manifest(manifest)}, Voice(audio, vocoder, torch.device("cpu"))
+
+
+def reference_figures(job: ReferenceJob, utterance_id: str) -> tuple[str, dict]:
+    """One utterance's references, scored; their wavs written when `job.samples` is set."""
+    store, utterances, voice = _opened(job.mels, job.manifest, job.vocoder)
+    utterance = utterances[utterance_id]
+    target = store.read(utterance_id, ["mel"])["mel"].T
+    spoken = speak_references(voice, target, job.speaker_means[utterance.speaker], utterance)
+    if job.samples is not None:
+        folder = job.samples / utterance_id
+        folder.mkdir(parents=True, exist_ok=True)
+        write_wav(folder / f"{RECORDING}.wav", spoken.recording, voice.audio.sample_rate)
+        for condition, waveform in spoken.waveforms.items():
+            write_wav(folder / f"{condition}.wav", waveform, voice.audio.sample_rate)
+    _, figures = score(spoken, voice.audio.sample_rate, judge_recording=True)
+    return utterance_id, {**figures, "squared_error": spoken.squared_error}
+
+
+def run(vocoder: VocoderParams, samples: int, parallel: ParallelParams, mels: Path, split: Path, manifest: Path,
+        out: Path) -> dict:
+    store = StoreReader(mels)
+    utterances = read_manifest(manifest)
+    speaker_of = speakers_by_id(utterances)
+    test_ids = [i for i in load_split(split, "test") if i in store]
+    if not test_ids:
+        raise StageError(f"no test utterance of {split} is in {mels}; give the split a test share")
+    train_ids = [i for i in load_split(split, "train") if i in store]
+    if not train_ids:
+        raise StageError(f"no train utterance of {split} is in {mels}: the mean voice needs some")
+    # The fallback for speakers without train utterances (unseen-speaker splits): the train split's mean.
+    overall = np.asarray(np.mean(np.concatenate([store.read(i, ["mel"])["mel"] for i in train_ids]), axis=0,
+                                 dtype=np.float64), np.float32)
+    means = speaker_mean_mels(store, train_ids, speaker_of, overall)
+    shown = sample_ids(test_ids, speaker_of, samples)
+    with replacing(out) as partial:
+        wavs = partial / "samples"
+        jobs = {False: ReferenceJob(mels, manifest, vocoder, means, None),
+                True: ReferenceJob(mels, manifest, vocoder, means, wavs)}
+        figures = dict(parallel_map(_Reference(jobs, set(shown)), test_ids, parallel, desc="references"))
+        write_json(partial / "figures.json", {"ids": test_ids, "vocoder": dataclasses.asdict(vocoder),
+                                              "samples": shown, "utterances": figures})
+    log.info("references of %d test utterances (%d with wavs): oracle MCD %.2f dB, mean MCD %.2f dB, "
+             "judge WER on the recordings %s", len(test_ids), len(shown), _mean(figures, "oracle", "mcd_db"),
+             _mean(figures, "mean", "mcd_db"), _mean(figures, RECORDING, "wer"))
+    return figures
+
+
+@dataclass(frozen=True)
+class _Reference:
+    """reference_figures with the job of a sampled or a plain utterance (picklable)."""
+
+    jobs: dict[bool, ReferenceJob]
+    shown: set[str]
+
+    def __call__(self, utterance_id: str) -> tuple[str, dict]:
+        return reference_figures(self.jobs[utterance_id in self.shown], utterance_id)
+
+
+def _mean(figures: dict, condition: str, metric: str) -> float | None:
+    values = [f[condition][metric] for f in figures.values() if f[condition][metric] is not None]
+    return float(np.mean(values)) if values else None
+
+
+STAGE = Stage(
+    run,
+    params={"evaluate.vocoder": VocoderParams, "evaluate.samples": int},
+    runtime={"parallel": ParallelParams},
+    inputs={"mels": "data/mels", "split": "data/split.json", "manifest": "data/manifest.jsonl"},
+    outputs={"out": "data/references"},
+)
