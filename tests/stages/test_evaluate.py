@@ -192,6 +192,7 @@ def test_batched_synthesis_gives_each_utterance_its_one_by_one_speech(stores, fi
     assert [s.id for s in batched] == test.ids
     for spoken in batched:
         alone = speak_model(synthesiser, test.sample(spoken.id), utterances[spoken.id], FAST)
-        np.testing.assert_allclose(spoken.waveforms["model"], alone.waveforms["model"], atol=1e-5)
+        # The same samples to float noise (the batched FFTs and products round a little differently).
+        np.testing.assert_allclose(spoken.waveforms["model"], alone.waveforms["model"], atol=1e-4)
     assert sorted(p.name for p in (tmp_path / "samples").rglob("*.wav")) == ["model.wav"]
     assert (tmp_path / "plots" / f"{test.ids[1]}.png").is_file()
