@@ -10,8 +10,10 @@ no derivatives, min-max normalisation, the mlp and flow decoders, one and two sp
 queued with `dvc exp run --queue -n thesis-NAME -S ...` and run one at a time with
 `dvc exp run --run-all`; an experiment already named so on the current commit is not run again
 (`dvc exp remove -A` or a new commit starts over). The table puts our figures (val loss, MCD in
-dB, STOI, the judge's WER) next to the references (oracle and mean MCD, gap closed) and the
-thesis' own figure for that row (its loss on normalised mels, or its MCD on dB-mel values: another scale than ours).
+dB, STOI, the judge's WER) next to the references (oracle and mean MCD, gap closed), each row's
+MCD and WER against the baseline's on the same test utterances (the paired difference, its 95 %
+interval, and whether it is real: pipeline.compare), and the thesis' own figure for that row (its
+loss on normalised mels, or its MCD on dB-mel values: another scale than ours).
 """
 from __future__ import annotations
 
@@ -20,12 +22,15 @@ import json
 import logging
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipeline.compare import compare, per_utterance_of
 from pipeline.errors import StageError, run_command
 
 log = logging.getLogger("pipeline.thesis_experiments")
+PerUtterance = Callable[[str], dict]  # a revision -> its per-utterance figures
 PREFIX = "thesis-"
 EVALUATE = "metrics/evaluate.json"
 TRAIN = "metrics/train.json"
@@ -83,7 +88,7 @@ def experiments_from_show(shown: list[dict]) -> dict[str, dict]:
                 if rev.get("name") and rev.get("data") and rev["name"] not in found:
                     data = rev["data"]
                     found[rev["name"]] = {"params": _files(data, "params").get("params.yaml", {}),
-                                          "metrics": _files(data, "metrics")}
+                                          "metrics": _files(data, "metrics"), "rev": rev.get("rev")}
     return found
 
 
@@ -114,10 +119,34 @@ def _finished(result: dict) -> bool:
     return bool(result["metrics"].get(EVALUATE)) and training.get("decoder") == result["params"].get("decoder")
 
 
-def table(results: dict[str, dict]) -> str:
-    """The markdown table, one block of rows per comparison."""
+def against_baseline(result: dict, baseline: dict | None, per_utterance: PerUtterance | None) -> str:
+    """The row's MCD and WER against the baseline's on the same test utterances: the paired
+    difference, its 95 % interval, and whether it is real (pipeline.compare)."""
+    if baseline is None or per_utterance is None or not result.get("rev") or not baseline.get("rev"):
+        return "-"
+    if result["rev"] == baseline["rev"]:
+        return "(baseline)"
+    try:
+        differences = {d.metric: d for d in compare(per_utterance(baseline["rev"]), per_utterance(result["rev"]))}
+    except StageError as error:
+        return "other test utterances" if "different utterances" in str(error) else "-"
+    cells = []
+    for metric, label in (("mcd_db", "MCD"), ("wer", "WER")):
+        d = differences[metric]
+        if d.difference is None or d.low is None:
+            continue
+        verdict = f"real, {'better' if d.better == 'other' else 'worse'}" if d.real else "not real"
+        cells.append(f"{label} {d.difference:+.2f} ({d.low:+.2f} to {d.high:+.2f}) {verdict}")
+    return "; ".join(cells) or "-"
+
+
+def table(results: dict[str, dict], per_utterance: PerUtterance | None = None) -> str:
+    """The markdown table, one block of rows per comparison; with `per_utterance` (a revision's
+    per-utterance figures), each row's MCD and WER against the baseline's, paired."""
     header = ("| comparison | speakers | padding | derivatives | normalisation | decoder | val loss | MCD dB ↓ "
-              "| oracle MCD | mean MCD | gap closed ↑ | STOI ↑ | WER ↓ | thesis |")
+              "| oracle MCD | mean MCD | gap closed ↑ | STOI ↑ | WER ↓ | vs baseline (95 %) | thesis |")
+    baseline = results.get(PREFIX + "baseline")
+    baseline = baseline if baseline is not None and _finished(baseline) else None
     lines = [header, "|" + "---|" * (header.count("|") - 1)]
     for title, rows in COMPARISONS:
         for index, (name, thesis) in enumerate(rows):
@@ -146,6 +175,7 @@ def table(results: dict[str, dict]) -> str:
                 _figure(evaluation.get("mcd_gap_closed"), 2),
                 _figure(evaluation.get("stoi"), 3),
                 _figure(evaluation.get("wer"), 3),
+                against_baseline(result, baseline, per_utterance),
                 thesis,
             ]) + " |")
     return "\n".join(lines)
@@ -162,7 +192,7 @@ def main(argv: list[str] | None = None) -> None:
     def body() -> None:
         if not args.table_only:
             run_missing(existing_experiments())
-        markdown = table(existing_experiments(args.commits))
+        markdown = table(existing_experiments(args.commits), per_utterance_of)
         print(markdown)
         if args.out:
             args.out.write_text(markdown + "\n")

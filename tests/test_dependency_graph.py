@@ -35,6 +35,7 @@ LAYERS = (
     ("pipeline.corpora",),
     ("pipeline.face", "pipeline.audio", "models"),
     ("pipeline.learn",),
+    ("pipeline.compare",),
     ("pipeline.stages", "pipeline.speak", "pipeline.thesis_experiments"),
     ("pipeline.__main__",),
 )

@@ -24,8 +24,29 @@ def test_the_table_has_a_row_per_comparison_with_our_figures_and_the_thesis():
     assert len(lines) == 2 + 12 and all(line.count("|") == lines[0].count("|") for line in lines)
     rows = {line.split(" | ")[0].strip("| "): line for line in lines[2:] if not line.startswith("|  |")}
     padding = rows["padding (thesis table 6.1: 1 speaker, MLP, loss)"]
-    assert "| 4 | 10 | yes | standard | conv | 0.3872 | 7.17 | 3.98 | 9.83 | 0.45 | 0.567 | 0.611 | 0.0058 |" in padding
+    assert "| 4 | 10 | yes | standard | conv | 0.3872 | 7.17 | 3.98 | 9.83 | 0.45 | 0.567 | 0.611 | - | 0.0058 |" \
+        in padding
     flow = next(line for line in lines if "| flow |" in line)
-    assert "| 9.37 |" in flow and "| 0.736 | 191 (autoregressive) |" in flow
+    assert "| 9.37 |" in flow and "| 0.736 | - | 191 (autoregressive) |" in flow
     assert sum("not run (yet)" in line for line in lines) == 1
     assert any("2-speakers: not run (yet)" in line for line in lines)
+
+
+def test_each_row_says_whether_it_differs_for_real_from_the_baseline():
+    """With each run's per-utterance figures, a row gets its paired MCD and WER difference from
+    the baseline's; a row on other test utterances is said to be so."""
+    found = experiments_from_show(RECORDED)
+    baseline_rev, mlp_rev, speaker_rev = (found[PREFIX + n]["rev"] for n in ("baseline", "mlp", "1-speaker"))
+    ids = [f"s1_u{i}" for i in range(12)]
+
+    def run(mcd: float, wer: float, count: int = 12) -> dict:
+        return {i: {"model": {"mcd_db": mcd + 0.01 * k, "wer": wer if k % 2 else 0.0},
+                    "oracle": {"mcd_db": 4.0}, "mean": {"mcd_db": 10.0}} for k, i in enumerate(ids[:count])}
+
+    runs = {baseline_rev: run(7.0, 0.5), mlp_rev: run(8.0, 0.5), speaker_rev: run(7.0, 0.5, count=3)}
+    lines = table(found, lambda revision: runs.get(revision, runs[baseline_rev])).splitlines()
+    assert "vs baseline (95 %)" in lines[0]
+    mlp = next(line for line in lines if "| mlp |" in line)
+    assert "MCD +1.00 (+1.00 to +1.00) real, worse; WER +0.00 (+0.00 to +0.00) not real" in mlp
+    assert any("(baseline)" in line for line in lines)
+    assert "other test utterances" in next(line for line in lines if line.startswith("| speakers"))

@@ -39,6 +39,7 @@ from pipeline.learn.dataset import Sample
 from pipeline.learn.inference import Synthesiser
 from pipeline.learn.normalization import Normalizer
 from pipeline.learn.scoring import RECORDING, Spoken, recording
+from pipeline.learn.uncertainty import bootstrap_means, column, gap_closed, interval, resamples, with_interval
 
 CONDITIONS = ("model", "oracle", "mean")
 METRICS = ("mcd_db", "mse", "stoi", "estoi", "pesq", "wer")
@@ -115,19 +116,36 @@ def _mean(values: list[float | None]) -> float | None:
 
 def summarise(per_utterance: dict[str, dict], speaker_of: dict[str, str]) -> dict:
     """Means over utterances: the model's at the top level (with its per-slot word accuracy),
-    the references under their names, the same per speaker, and the share of the MCD gap closed."""
+    the references under their names, the same per speaker, and the share of the MCD gap closed;
+    each mean with its 95 % bootstrap interval over the utterances (`NAME_ci_low`,
+    `NAME_ci_high`: pipeline.learn.uncertainty)."""
     def means(ids: list[str]) -> dict:
-        block: dict[str, Any] = {metric: _mean([per_utterance[i]["model"][metric] for i in ids]) for metric in METRICS}
-        block["lipreading_wer"] = _mean([per_utterance[i]["model"]["lipreading_wer"] for i in ids])
+        draws = resamples(len(ids))
+
+        def averaged(block: dict, condition: str, metric: str) -> np.ndarray:
+            values = column([per_utterance[i][condition][metric] for i in ids])
+            block[metric] = _mean([per_utterance[i][condition][metric] for i in ids])
+            drawn = bootstrap_means(values, draws)
+            with_interval(block, metric, interval(drawn))
+            return drawn
+
+        block: dict[str, Any] = {}
+        drawn = {metric: averaged(block, "model", metric) for metric in (*METRICS, "lipreading_wer")}
         judged = [per_utterance[i]["model"]["slots_correct"] for i in ids
                   if "slots_correct" in per_utterance[i]["model"]]
         block["slot_accuracy"] = {slot: _mean([float(s[slot]) for s in judged]) for slot in grid.SLOT_NAMES}
+        references: dict[str, np.ndarray] = {}
         for reference in CONDITIONS[1:]:
-            block[reference] = {metric: _mean([per_utterance[i][reference][metric] for i in ids]) for metric in METRICS}
-        block[RECORDING] = {"wer": _mean([per_utterance[i][RECORDING]["wer"] for i in ids])}
+            block[reference] = {}
+            for metric in METRICS:
+                references[f"{reference}.{metric}"] = averaged(block[reference], reference, metric)
+        block[RECORDING] = {}
+        averaged(block[RECORDING], RECORDING, "wer")
         model, oracle, mean = block["mcd_db"], block["oracle"]["mcd_db"], block["mean"]["mcd_db"]
         known = model is not None and oracle is not None and mean is not None and mean > oracle
         block["mcd_gap_closed"] = round((mean - model) / (mean - oracle), 4) if known else None
+        gap = gap_closed(drawn["mcd_db"], references["oracle.mcd_db"], references["mean.mcd_db"])
+        with_interval(block, "mcd_gap_closed", interval(gap) if known else None)
         return block
 
     ids = sorted(per_utterance)

@@ -2,7 +2,8 @@
 
 One static, self-contained HTML file (plain HTML and CSS, no script, no CDN, relative links
 only, so it opens from the file system): the run's summary at the top (decoder, key params, the
-overall metrics with the references, the commit), then for each sample utterance its id, speaker
+overall metrics with the references, each with its 95 % interval, the commit), then for each
+sample utterance its id, speaker
 and transcript, one row per condition (recording, oracle, model, mean) with an audio player, the
 words the judge heard (errors marked) and that utterance's MCD / STOI / PESQ / WER, and the
 target and predicted mel pictures. On a narrow screen the rows stack.
@@ -71,6 +72,14 @@ def _figure(value, digits: int) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
 
+def _with_interval(block: dict, key: str, digits: int) -> str:
+    """A mean and, under it, its 95 % interval (when the block has one)."""
+    low, high = block.get(f"{key}_ci_low"), block.get(f"{key}_ci_high")
+    interval = "" if low is None or high is None else \
+        f'<br><span class="note">{_figure(low, digits)} to {_figure(high, digits)}</span>'
+    return _figure(block.get(key), digits) + interval
+
+
 def heard_html(transcript: str, heard: str | None) -> str:
     """The heard words, each wrong one marked with what was said, missing ones struck through."""
     if heard is None:
@@ -95,7 +104,7 @@ def _summary_table(summary: dict) -> str:
     header = "".join(f"<th>{label}</th>" for _, label, _ in FIGURES)
     rows = []
     for condition in ("model", "oracle", "mean", "recording"):
-        cells = "".join(f'<td class="number">{_figure(blocks[condition].get(key), digits)}</td>'
+        cells = "".join(f'<td class="number">{_with_interval(blocks[condition], key, digits)}</td>'
                         for key, _, digits in FIGURES)
         rows.append(f"<tr><th>{condition}</th>{cells}</tr>")
     return (f'<div class="scroll"><table><thead><tr><th></th>{header}</tr></thead><tbody>{"".join(rows)}</tbody>'
@@ -161,9 +170,11 @@ def write_listening_page(path: Path, summary: dict, run: dict[str, str], samples
 <body>
 <h1>Listening page: {summary.get("utterances", 0)} test utterances, {len(samples)} to hear</h1>
 <dl class="run">{described}</dl>
-<p>Means over the test split. The model closes <strong>{_figure(gap, 2)}</strong> of the MCD gap between
-the mean voice and the oracle. WER is what an offline GRID-grammar recogniser hears; its WER on the
-recordings is its own floor.{_lip_reading_summary(summary)}</p>
+<p>Means over the test split, each with its 95 % bootstrap interval over the utterances under it. The model
+closes <strong>{_figure(gap, 2)}</strong> ({_figure(summary.get("mcd_gap_closed_ci_low"), 2)} to
+{_figure(summary.get("mcd_gap_closed_ci_high"), 2)}) of the MCD gap between the mean voice and the oracle.
+WER is what an offline GRID-grammar recogniser hears; its WER on the recordings is its own
+floor.{_lip_reading_summary(summary)}</p>
 {_summary_table(summary)}
 {body}
 </body>

@@ -234,11 +234,21 @@ def run(evaluate: EvaluateParams, parallel: ParallelParams, model: Path, feature
                              {c: samples / i / f"{c}.wav" for c in CONDITION_ORDER}, plots / f"{i}.png",
                              utterances[i].frames / utterances[i].fps) for i in shown]
     write_listening_page(page, summary, describe(synthesiser.checkpoint, evaluate), heard)
-    log.info("MCD %.2f dB (oracle %.2f, mean %.2f, gap closed %s), STOI %.3f, PESQ %s, WER %s (recording %s), "
-             "lip-reading WER %s over %d test utterances", summary["mcd_db"], summary["oracle"]["mcd_db"],
-             summary["mean"]["mcd_db"], summary["mcd_gap_closed"], summary["stoi"], summary["pesq"], summary["wer"],
-             summary["recording"]["wer"], summary["lipreading_wer"], summary["utterances"])
+    log.info("over %d test utterances, means with their 95%% bootstrap intervals: MCD %s dB (oracle %s, mean %s, "
+             "gap closed %s), STOI %s, PESQ %s, WER %s (recording %s), lip-reading WER %s", summary["utterances"],
+             *(_shown(block, key) for block, key in ((summary, "mcd_db"), (summary["oracle"], "mcd_db"),
+                                                       (summary["mean"], "mcd_db"), (summary, "mcd_gap_closed"),
+                                                       (summary, "stoi"), (summary, "pesq"), (summary, "wer"),
+                                                       (summary["recording"], "wer"), (summary, "lipreading_wer"))))
     return summary
+
+
+def _shown(block: dict, key: str) -> str:
+    """`mean [low, high]` for the log."""
+    if block.get(key) is None:
+        return "n/a"
+    low, high = block.get(f"{key}_ci_low"), block.get(f"{key}_ci_high")
+    return f"{block[key]:.3f}" + ("" if low is None else f" [{low:.3f}, {high:.3f}]")
 
 
 STAGE = Stage(

@@ -29,6 +29,13 @@ def test_metrics_file_has_every_metric_for_model_references_and_speakers(evaluat
         assert block["oracle"]["mse"] == 0.0 and block["mse"] > 0 and 0 < block["stoi"] <= 1
         assert 0 <= block[RECORDING]["wer"] <= 1 and set(block["slot_accuracy"]) == set(grid.SLOT_NAMES)
         assert all(0 <= accuracy <= 1 for accuracy in block["slot_accuracy"].values())
+        # Every mean with its 95 % bootstrap interval, flat next to it.
+        for figures, names in ((block, (*METRICS, "mcd_gap_closed")), (block["oracle"], METRICS),
+                               (block["mean"], METRICS), (block[RECORDING], ("wer",))):
+            for name in names:
+                low, high = figures[f"{name}_ci_low"], figures[f"{name}_ci_high"]
+                assert low <= figures[name] <= high, (name, low, figures[name], high)
+        assert block["lipreading_wer"] is None and block["lipreading_wer_ci_low"] is None  # no head here
 
     check(summary)
     assert summary["nonfinite_predictions"] == 0
