@@ -103,11 +103,9 @@ def compare(baseline: dict[str, dict], other: dict[str, dict]) -> list[Differenc
                                       *(bounds or (None, None))))
     gaps = []
     for run in (baseline, other):
-        condition_means = {c: bootstrap_means(column([run[i][c]["mcd_db"] for i in ids]), draws)
-                           for c in ("model", "oracle", "mean")}
-        values = {c: np.nanmean(column([run[i][c]["mcd_db"] for i in ids])) for c in ("model", "oracle", "mean")}
-        whole = gap_closed(*(np.array([values[c]]) for c in ("model", "oracle", "mean")))[0]
-        gaps.append((whole, gap_closed(condition_means["model"], condition_means["oracle"], condition_means["mean"])))
+        mcds = [column([run[i][c]["mcd_db"] for i in ids]) for c in ("model", "oracle", "mean")]
+        whole = gap_closed(*(np.array([np.nanmean(mcd)]) for mcd in mcds))[0]
+        gaps.append((whole, gap_closed(*(bootstrap_means(mcd, draws) for mcd in mcds))))
     bounds = interval(gaps[1][1] - gaps[0][1])
     differences.append(Difference("mcd_gap_closed", _round(gaps[0][0]), _round(gaps[1][0]),
                                   _round(gaps[1][0] - gaps[0][0]), *(bounds or (None, None))))

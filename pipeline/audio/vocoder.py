@@ -59,8 +59,13 @@ class GriffinLim:
         self.basis = torch.from_numpy(mel_filterbank(audio))
         covered = torch.nonzero(self.basis.sum(dim=0) > 0)
         self.bins = int(covered.max()) + 1 if len(covered) else 0  # bins past the last filter are never filled
-        self.window = torch.hann_window(audio.win_length, periodic=True)
-        self._sparse: dict[tuple[str, torch.dtype], tuple[torch.Tensor, torch.Tensor]] = {}
+        # The analysis window, centred in n_fft samples (as torch.stft pads a shorter one).
+        window = torch.hann_window(audio.win_length, periodic=True)
+        left = (audio.n_fft - audio.win_length) // 2
+        self.window = torch.nn.functional.pad(window, (left, audio.n_fft - audio.win_length - left))
+        # Made once per device (and dtype, frame count): the hot loops only look them up.
+        self._windows: dict[str, torch.Tensor] = {}
+        self._sparse: dict[tuple[str, torch.dtype], tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
         self._envelopes: dict[tuple[int, str], torch.Tensor] = {}
 
     def magnitude(self, mel: torch.Tensor) -> torch.Tensor:
@@ -69,32 +74,35 @@ class GriffinLim:
         is banded (each bin in at most two filters): its sparse form makes each update ~4x cheaper."""
         batch, n_mels, frames = mel.shape
         flat = mel.transpose(0, 1).reshape(n_mels, batch * frames)  # every frame of the batch side by side
-        basis, transposed = self._sparse_basis(mel.device, mel.dtype)
+        basis, transposed, gram_rows = self._sparse_basis(mel.device, mel.dtype)
         numerator = torch.sparse.mm(transposed, flat)
-        dense = self.basis[:, :self.bins].to(mel)
-        estimate = numerator / ((dense.T @ dense).sum(dim=1, keepdim=True) + 1e-12)
+        estimate = numerator / (gram_rows + 1e-12)
         for _ in range(self.nnls_iterations):
             estimate = estimate * numerator / (torch.sparse.mm(transposed, torch.sparse.mm(basis, estimate)) + 1e-12)
         magnitude = mel.new_zeros((self.basis.shape[1], batch * frames))
         magnitude[:self.bins] = estimate
         return magnitude.reshape(-1, batch, frames).transpose(0, 1)
 
-    def _sparse_basis(self, device: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
-        """The filterbank over the covered bins and its transpose, sparse, on `device` (made once)."""
+    def _sparse_basis(self, device: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor,
+                                                                               torch.Tensor]:
+        """The filterbank over the covered bins and its transpose, sparse, and the row sums of its
+        Gram matrix (the updates' starting scale), on `device` (made once)."""
         key = (str(device), dtype)
         if key not in self._sparse:
             dense = self.basis[:, :self.bins].to(device=device, dtype=dtype)
-            self._sparse[key] = (dense.to_sparse().coalesce(), dense.T.contiguous().to_sparse().coalesce())
+            self._sparse[key] = (dense.to_sparse().coalesce(), dense.T.contiguous().to_sparse().coalesce(),
+                                 (dense.T @ dense).sum(dim=1, keepdim=True))
         return self._sparse[key]
 
     def _stft(self, waveform: torch.Tensor) -> torch.Tensor:
-        return torch.stft(waveform, self.n_fft, self.hop_length, self.win_length, self._window(waveform.device),
+        return torch.stft(waveform, self.n_fft, self.hop_length, self.n_fft, self._window(waveform.device),
                           center=True, pad_mode="constant", return_complex=True)
 
     def _window(self, device: torch.device) -> torch.Tensor:
-        """The analysis window, centred in n_fft samples (as torch.stft pads a shorter one)."""
-        left = (self.n_fft - self.win_length) // 2
-        return torch.nn.functional.pad(self.window, (left, self.n_fft - self.win_length - left)).to(device)
+        """The analysis window on `device` (copied there once)."""
+        if str(device) not in self._windows:
+            self._windows[str(device)] = self.window.to(device)
+        return self._windows[str(device)]
 
     def _overlap_add(self, frames: torch.Tensor) -> torch.Tensor:
         """(B, F, n_fft) frames -> (B, (F - 1) * hop + n_fft) samples, frame f starting at f * hop:

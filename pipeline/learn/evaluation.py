@@ -123,9 +123,9 @@ def summarise(per_utterance: dict[str, dict], speaker_of: dict[str, str]) -> dic
         draws = resamples(len(ids))
 
         def averaged(block: dict, condition: str, metric: str) -> np.ndarray:
-            values = column([per_utterance[i][condition][metric] for i in ids])
-            block[metric] = _mean([per_utterance[i][condition][metric] for i in ids])
-            drawn = bootstrap_means(values, draws)
+            values = [per_utterance[i][condition][metric] for i in ids]
+            block[metric] = _mean(values)
+            drawn = bootstrap_means(column(values), draws)
             with_interval(block, metric, interval(drawn))
             return drawn
 

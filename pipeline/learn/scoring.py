@@ -45,10 +45,9 @@ class Spoken:
     predicted: np.ndarray | None = None  # the model's mel (silence where it was not finite)
 
 
-def speaker_mean_mels(mels: StoreReader, train_ids: list[str], speaker_of: dict[str, str],
-                      fallback: np.ndarray) -> dict[str, np.ndarray]:
-    """Each speaker's mean log-mel frame over its train utterances; `fallback` (the train split's
-    mean) for speakers with none (unseen-speaker splits)."""
+def speaker_mean_mels(mels: StoreReader, train_ids: list[str], speaker_of: dict[str, str]) -> dict[str, np.ndarray]:
+    """Each speaker's mean log-mel frame over its train utterances, and the whole train split's
+    mean for speakers with none (unseen-speaker splits); one pass over the train mels."""
     sums: dict[str, np.ndarray] = {}
     counts: dict[str, int] = {}
     for utterance_id in train_ids:
@@ -57,7 +56,8 @@ def speaker_mean_mels(mels: StoreReader, train_ids: list[str], speaker_of: dict[
         sums[speaker] = sums.get(speaker, 0.0) + mel.sum(axis=0)
         counts[speaker] = counts.get(speaker, 0) + len(mel)
     means = {speaker: (sums[speaker] / counts[speaker]).astype(np.float32) for speaker in sums}
-    return {speaker: means.get(speaker, fallback) for speaker in sorted(set(speaker_of.values()))}
+    overall = (np.sum(list(sums.values()), axis=0) / sum(counts.values())).astype(np.float32)
+    return {speaker: means.get(speaker, overall) for speaker in sorted(set(speaker_of.values()))}
 
 
 def sample_ids(ids: list[str], speaker_of: dict[str, str], count: int) -> list[str]:

@@ -42,13 +42,29 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ReferenceJob:
-    """What a worker needs to speak the references of one utterance (paths, so it pickles small)."""
+    """Speaks and scores the references of one utterance in a worker (paths, so it pickles small;
+    the store and the manifest open once per worker process), writing the wavs of the `shown` ones."""
 
     mels: Path
     manifest: Path
     vocoder: VocoderParams
     speaker_means: dict[str, np.ndarray]
-    samples: Path | None  # where to write its wavs, when it is a sampled utterance
+    samples: Path
+    shown: frozenset[str]
+
+    def __call__(self, utterance_id: str) -> tuple[str, dict]:
+        store, utterances, voice = _opened(self.mels, self.manifest, self.vocoder)
+        utterance = utterances[utterance_id]
+        target = store.read(utterance_id, ["mel"])["mel"].T
+        spoken = speak_references(voice, target, self.speaker_means[utterance.speaker], utterance)
+        if utterance_id in self.shown:
+            folder = self.samples / utterance_id
+            folder.mkdir(parents=True, exist_ok=True)
+            write_wav(folder / f"{RECORDING}.wav", spoken.recording, voice.audio.sample_rate)
+            for condition, waveform in spoken.waveforms.items():
+                write_wav(folder / f"{condition}.wav", waveform, voice.audio.sample_rate)
+        _, figures = score(spoken, voice.audio.sample_rate, judge_recording=True)
+        return utterance_id, {**figures, "squared_error": spoken.squared_error}
 
 
 @functools.lru_cache(maxsize=2)
@@ -57,22 +73,6 @@ def _opened(mels: Path, manifest: Path, vocoder: VocoderParams) -> tuple[StoreRe
     store = StoreReader(mels)
     audio = AudioParams.from_attrs(store.attrs)
     return store, {u.id: u for u in read_manifest(manifest)}, Voice(audio, vocoder, torch.device("cpu"))
-
-
-def reference_figures(job: ReferenceJob, utterance_id: str) -> tuple[str, dict]:
-    """One utterance's references, scored; their wavs written when `job.samples` is set."""
-    store, utterances, voice = _opened(job.mels, job.manifest, job.vocoder)
-    utterance = utterances[utterance_id]
-    target = store.read(utterance_id, ["mel"])["mel"].T
-    spoken = speak_references(voice, target, job.speaker_means[utterance.speaker], utterance)
-    if job.samples is not None:
-        folder = job.samples / utterance_id
-        folder.mkdir(parents=True, exist_ok=True)
-        write_wav(folder / f"{RECORDING}.wav", spoken.recording, voice.audio.sample_rate)
-        for condition, waveform in spoken.waveforms.items():
-            write_wav(folder / f"{condition}.wav", waveform, voice.audio.sample_rate)
-    _, figures = score(spoken, voice.audio.sample_rate, judge_recording=True)
-    return utterance_id, {**figures, "squared_error": spoken.squared_error}
 
 
 def run(vocoder: VocoderParams, samples: int, parallel: ParallelParams, mels: Path, split: Path, manifest: Path,
@@ -86,33 +86,17 @@ def run(vocoder: VocoderParams, samples: int, parallel: ParallelParams, mels: Pa
     train_ids = [i for i in load_split(split, "train") if i in store]
     if not train_ids:
         raise StageError(f"no train utterance of {split} is in {mels}: the mean voice needs some")
-    # The fallback for speakers without train utterances (unseen-speaker splits): the train split's mean.
-    overall = np.asarray(np.mean(np.concatenate([store.read(i, ["mel"])["mel"] for i in train_ids]), axis=0,
-                                 dtype=np.float64), np.float32)
-    means = speaker_mean_mels(store, train_ids, speaker_of, overall)
+    means = speaker_mean_mels(store, train_ids, speaker_of)
     shown = sample_ids(test_ids, speaker_of, samples)
     with replacing(out) as partial:
-        wavs = partial / "samples"
-        jobs = {False: ReferenceJob(mels, manifest, vocoder, means, None),
-                True: ReferenceJob(mels, manifest, vocoder, means, wavs)}
-        figures = dict(parallel_map(_Reference(jobs, set(shown)), test_ids, parallel, desc="references"))
+        job = ReferenceJob(mels, manifest, vocoder, means, partial / "samples", frozenset(shown))
+        figures = dict(parallel_map(job, test_ids, parallel, desc="references"))
         write_json(partial / "figures.json", {"ids": test_ids, "vocoder": dataclasses.asdict(vocoder),
                                               "samples": shown, "utterances": figures})
     log.info("references of %d test utterances (%d with wavs): oracle MCD %.2f dB, mean MCD %.2f dB, "
              "judge WER on the recordings %s", len(test_ids), len(shown), _mean(figures, "oracle", "mcd_db"),
              _mean(figures, "mean", "mcd_db"), _mean(figures, RECORDING, "wer"))
     return figures
-
-
-@dataclass(frozen=True)
-class _Reference:
-    """reference_figures with the job of a sampled or a plain utterance (picklable)."""
-
-    jobs: dict[bool, ReferenceJob]
-    shown: set[str]
-
-    def __call__(self, utterance_id: str) -> tuple[str, dict]:
-        return reference_figures(self.jobs[utterance_id in self.shown], utterance_id)
 
 
 def _mean(figures: dict, condition: str, metric: str) -> float | None:

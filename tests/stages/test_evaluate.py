@@ -115,7 +115,7 @@ def test_references_and_model_scored_apart_give_the_figures_of_one_evaluation_of
     utterances = {u.id: u for u in read_manifest(stores["manifest"])}
     split = json.loads(fitted["split"].read_text())
     mels = StoreReader(stores["mels"])
-    means = speaker_mean_mels(mels, split["train"], speakers_by_id(list(utterances.values())), np.zeros(80, np.float32))
+    means = speaker_mean_mels(mels, split["train"], speakers_by_id(list(utterances.values())))
     test = _test_set(synthesiser, stores["features"], stores["mels"], utterances, split["test"])
     for utterance_id in test.ids[:2]:
         utterance = utterances[utterance_id]
