@@ -51,7 +51,8 @@ def preprocess(corpus: Path, out: Path, split: SplitParams | None = None, stages
     if "mels" in wanted:
         mels.run(params["audio"], params["store"], params["parallel"], manifest=paths["manifest"], out=paths["mels"])
     if "split" in wanted:
-        split_stage.run(split or SplitParams(train=0.34, val=0.33), manifest=paths["manifest"], out=paths["split"])
+        split_stage.run(split or SplitParams(train=0.34, val=0.33), "synthetic", manifest=paths["manifest"],
+                        out=paths["split"])
     if "stats" in wanted:
         stats.run(paths["features"], paths["mels"], paths["split"], paths["manifest"], paths["stats"])
     return paths

@@ -97,12 +97,14 @@ def existing_experiments(commits: int = 1) -> dict[str, dict]:
     return experiments_from_show(json.loads(_dvc("exp", "show", "--json", "-n", str(commits)) or "[]"))
 
 
-def run_missing(existing: dict[str, dict]) -> None:
-    missing = [e for e in EXPERIMENTS if PREFIX + e.name not in existing]
+def run_missing(existing: dict[str, dict], experiments: tuple[Experiment, ...] = EXPERIMENTS,
+                prefix: str = PREFIX) -> None:
+    """Queue the `experiments` not in `existing` (named `prefix` + name) and run them one at a time."""
+    missing = [e for e in experiments if prefix + e.name not in existing]
     for experiment in missing:
         settings = [arg for key, value in experiment.changes.items() for arg in ("-S", f"{key}={value}")]
-        _dvc("exp", "run", "--queue", "-n", PREFIX + experiment.name, *settings)
-        log.info("queued %s%s %s", PREFIX, experiment.name, " ".join(settings[1::2]) or "(committed params)")
+        _dvc("exp", "run", "--queue", "-n", prefix + experiment.name, *settings)
+        log.info("queued %s%s %s", prefix, experiment.name, " ".join(settings[1::2]) or "(committed params)")
     if missing:
         log.info("running %d experiments one at a time (dvc exp run --run-all)", len(missing))
         _dvc("exp", "run", "--run-all", "--jobs", "1", capture=False)
@@ -112,7 +114,7 @@ def _figure(value, digits: int) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def _finished(result: dict) -> bool:
+def finished(result: dict) -> bool:
     """Queued or running experiments show no (or the baseline's) metrics: both files, from this
     experiment's decoder, or it does not count."""
     training = result["metrics"].get(TRAIN, {})
@@ -146,12 +148,12 @@ def table(results: dict[str, dict], per_utterance: PerUtterance | None = None) -
     header = ("| comparison | speakers | padding | derivatives | normalisation | decoder | val loss | MCD dB ↓ "
               "| oracle MCD | mean MCD | gap closed ↑ | STOI ↑ | WER ↓ | vs baseline (95 %) | thesis |")
     baseline = results.get(PREFIX + "baseline")
-    baseline = baseline if baseline is not None and _finished(baseline) else None
+    baseline = baseline if baseline is not None and finished(baseline) else None
     lines = [header, "|" + "---|" * (header.count("|") - 1)]
     for title, rows in COMPARISONS:
         for index, (name, thesis) in enumerate(rows):
             result = results.get(PREFIX + name)
-            if result is not None and not _finished(result):
+            if result is not None and not finished(result):
                 result = None
             if result is None:
                 empty = " |" * (header.count("|") - 4)  # the cells between the name and the thesis'

@@ -37,6 +37,7 @@ LAYERS = (
     ("pipeline.learn",),
     ("pipeline.compare",),
     ("pipeline.stages", "pipeline.speak", "pipeline.thesis_experiments"),
+    ("pipeline.recipe_experiments",),
     ("pipeline.__main__",),
 )
 GENERATOR = "pipeline.corpora.synthetic"

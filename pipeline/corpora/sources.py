@@ -12,14 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from pipeline.corpora import grid
+from pipeline.corpora import Source, grid
 from pipeline.corpora.grid import AlignmentError
 from pipeline.errors import ParamsError, StageError, one_line
 from pipeline.io.manifest import Reject, Utterance, Word
 from pipeline.io.media import VIDEO_TRACK, MediaError, probe_video, read_audio, rms_db
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".mpg", ".mpeg", ".avi", ".mkv", ".webm", ".m4v")
-Source = Literal["synthetic", "grid", "lombardgrid", "folder"]  # synthetic: the embedded corpus, GRID's layout
 
 
 @dataclass(frozen=True)

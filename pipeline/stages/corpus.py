@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.compute.parallel import ParallelParams, parallel_map
+from pipeline.corpora import Source
 from pipeline.corpora.sheet import corpus_sheet
 from pipeline.corpora.sources import (
     Checks,
     FolderLayout,
     GridLayout,
     LombardLayout,
-    Source,
     check,
     corpus_summary,
     find_candidates,

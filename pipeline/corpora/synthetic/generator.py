@@ -39,7 +39,7 @@ class SyntheticParams:
     """`corpus.synthetic` in params.yaml."""
 
     speakers: int = 4
-    utterances_per_speaker: int = 60
+    utterances_per_speaker: int = 97
     seed: int = 0
     noise_db: float = -55.0
 
