@@ -31,6 +31,7 @@ from pipeline.thesis_experiments import (
     existing_experiments,
     finished,
     run_missing,
+    with_interval,
 )
 
 log = logging.getLogger("pipeline.recipe_experiments")
@@ -55,19 +56,8 @@ COLUMNS = (
     ("wer", "WER ↓", 3),
     ("lipreading_wer", "lip-reading WER ↓", 3),
 )
-LABELS = {metric: label.split()[0] if metric != "lipreading_wer" else "lip-reading WER"
-          for metric, label, _ in COLUMNS}
+LABELS = {metric: label.removesuffix(" ↑").removesuffix(" ↓").removesuffix(" dB") for metric, label, _ in COLUMNS}
 DIGITS = {metric: digits for metric, _, digits in COLUMNS}
-
-
-def with_interval(metrics: dict, metric: str, digits: int) -> str:
-    """`mean [low, high]` of one metric of metrics/evaluate.json; `-` when it has none."""
-    value = metrics.get(metric)
-    if value is None:
-        return "-"
-    low, high = metrics.get(f"{metric}_ci_low"), metrics.get(f"{metric}_ci_high")
-    shown = f"{value:.{digits}f}"
-    return shown if low is None or high is None else f"{shown} [{low:.{digits}f}, {high:.{digits}f}]"
 
 
 def real_differences(result: dict, default: dict | None, per_utterance: PerUtterance | None) -> str:
@@ -78,12 +68,13 @@ def real_differences(result: dict, default: dict | None, per_utterance: PerUtter
     if result["rev"] == default["rev"]:
         return "(the default)"
     try:
-        differences = compare(per_utterance(default["rev"]), per_utterance(result["rev"]))
+        differences = {d.metric: d for d in compare(per_utterance(default["rev"]), per_utterance(result["rev"]))}
     except StageError as error:
         return "other test utterances" if "different utterances" in str(error) else "-"
     cells = []
-    for d in differences:
-        if d.metric not in LABELS or not d.real:
+    for metric, _, _ in COLUMNS:
+        d = differences[metric]
+        if not d.real:
             continue
         digits = DIGITS[d.metric]
         cells.append(f"{LABELS[d.metric]} {d.difference:+.{digits}f} [{d.low:+.{digits}f}, {d.high:+.{digits}f}] "

@@ -5,15 +5,15 @@ markdown table of the results.
     python -m pipeline.thesis_experiments --table-only # just the table, from existing experiments
     python -m pipeline.thesis_experiments --out table.md
 
-Every experiment changes one thing from the committed params (the baseline): mouth padding 25,
-no derivatives, min-max normalisation, the mlp and flow decoders, one and two speakers. They are
-queued with `dvc exp run --queue -n thesis-NAME -S ...` and run one at a time with
-`dvc exp run --run-all`; an experiment already named so on the current commit is not run again
-(`dvc exp remove -A` or a new commit starts over). The table puts our figures (val loss, MCD in
-dB, STOI, the judge's WER) next to the references (oracle and mean MCD, gap closed), each row's
-MCD and WER against the baseline's on the same test utterances (the paired difference, its 95 %
-interval, and whether it is real: pipeline.compare), and the thesis' own figure for that row (its
-loss on normalised mels, or its MCD on dB-mel values: another scale than ours).
+Every experiment changes one thing from the committed params (the baseline): mouth padding 25, no
+derivatives, min-max normalisation, the mlp and flow decoders, one and two speakers. They are
+queued with `dvc exp run --queue -n thesis-NAME -S ...` and run one at a time with `dvc exp run
+--run-all`; an experiment already named so on the current commit is not run again (`dvc exp remove
+-A` or a new commit starts over). The table puts our figures (val loss, MCD in dB, STOI, the
+judge's WER, each with its 95 % interval) next to the references (oracle and mean MCD, gap closed),
+each row's MCD and WER against the baseline's on the same test utterances (the paired difference,
+its 95 % interval, and whether it is real: pipeline.compare), and the thesis' own figure for that
+row (its loss on normalised mels, or its MCD on dB-mel values: another scale than ours).
 """
 from __future__ import annotations
 
@@ -114,6 +114,17 @@ def _figure(value, digits: int) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
+def with_interval(metrics: dict, metric: str, digits: int) -> str:
+    """`mean [low, high]` of one metric of metrics/evaluate.json (its 95 % interval); the mean
+    alone for a run from before intervals; `-` when it has none."""
+    value = metrics.get(metric)
+    if value is None:
+        return "-"
+    low, high = metrics.get(f"{metric}_ci_low"), metrics.get(f"{metric}_ci_high")
+    shown = f"{value:.{digits}f}"
+    return shown if low is None or high is None else f"{shown} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
 def finished(result: dict) -> bool:
     """Queued or running experiments show no (or the baseline's) metrics: both files, from this
     experiment's decoder, or it does not count."""
@@ -171,12 +182,12 @@ def table(results: dict[str, dict], per_utterance: PerUtterance | None = None) -
                 str(params.get("normalize", "")),
                 str(params.get("decoder", "")),
                 _figure(training.get("best_val_loss"), 4),
-                _figure(evaluation.get("mcd_db"), 2),
+                with_interval(evaluation, "mcd_db", 2),
                 _figure(evaluation.get("oracle", {}).get("mcd_db"), 2),
                 _figure(evaluation.get("mean", {}).get("mcd_db"), 2),
-                _figure(evaluation.get("mcd_gap_closed"), 2),
-                _figure(evaluation.get("stoi"), 3),
-                _figure(evaluation.get("wer"), 3),
+                with_interval(evaluation, "mcd_gap_closed", 2),
+                with_interval(evaluation, "stoi", 3),
+                with_interval(evaluation, "wer", 3),
                 against_baseline(result, baseline, per_utterance),
                 thesis,
             ]) + " |")
