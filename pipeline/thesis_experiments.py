@@ -78,14 +78,16 @@ def _files(data: dict, kind: str) -> dict[str, dict]:
 
 def experiments_from_show(shown: list[dict]) -> dict[str, dict]:
     """{experiment name: {"params": params.yaml values, "metrics": {file: values}}} from the
-    output of `dvc exp show --json` (the newest baseline wins for a name run on several)."""
+    output of `dvc exp show --json` (the newest baseline wins for a name run on several; failed
+    runs are left out)."""
     found: dict[str, dict] = {}
     for baseline in shown:
         if baseline.get("rev") == "workspace":
             continue
         for experiment in baseline.get("experiments") or []:
             for rev in experiment.get("revs") or []:
-                if rev.get("name") and rev.get("data") and rev["name"] not in found:
+                # A failed or stopped run shows its baseline's metrics: not a result.
+                if rev.get("name") and rev.get("data") and not rev.get("error") and rev["name"] not in found:
                     data = rev["data"]
                     found[rev["name"]] = {"params": _files(data, "params").get("params.yaml", {}),
                                           "metrics": _files(data, "metrics"), "rev": rev.get("rev")}

@@ -18,6 +18,18 @@ def test_the_recorded_experiments_are_found_by_name():
     assert found["thesis-flow"]["metrics"]["metrics/evaluate.json"]["wer"] == 0.7361
 
 
+def test_a_failed_or_stopped_run_is_not_a_result():
+    """`dvc exp show` gives a failed run its baseline's metrics and an error: left out."""
+    shown = json.loads(json.dumps(RECORDED))
+    for baseline in shown:
+        for experiment in baseline.get("experiments") or []:
+            for rev in experiment.get("revs") or []:
+                if rev.get("name") == PREFIX + "flow":
+                    rev["error"] = {"msg": "Experiment run failed", "type": ""}
+    assert PREFIX + "flow" not in experiments_from_show(shown)
+    assert any("flow: not run (yet)" in line for line in table(experiments_from_show(shown)).splitlines())
+
+
 def test_the_table_has_a_row_per_comparison_with_our_figures_and_the_thesis():
     lines = table(experiments_from_show(RECORDED)).splitlines()
     assert lines[0].startswith("| comparison |") and "WER ↓" in lines[0] and lines[0].endswith("| thesis |")

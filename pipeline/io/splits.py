@@ -29,7 +29,7 @@ REAL_CORPUS_SHARES = (0.9, 0.05)  # train, val: the thesis' 900 / 50 / 50 of eac
 
 @dataclass(frozen=True)
 class EmbeddedSplit:
-    """`split.embedded`: the embedded corpus' seen split, each speaker's last ids held out."""
+    """`split.embedded`: the embedded corpus' seen split, how many of each speaker's ids are held out."""
 
     val: int = 3
     test: int = 40
