@@ -17,20 +17,17 @@ change is justified when it makes real differences in its favour, and more than 
 """
 from __future__ import annotations
 
-import argparse
 import logging
-from pathlib import Path
 
-from pipeline.compare import compare, per_utterance_of
-from pipeline.errors import StageError, run_command
 from pipeline.thesis_experiments import (
     EVALUATE,
     TRAIN,
     Experiment,
     PerUtterance,
-    existing_experiments,
+    command_line,
+    figure,
     finished,
-    run_missing,
+    paired_with,
     with_interval,
 )
 
@@ -56,29 +53,21 @@ COLUMNS = (
     ("wer", "WER ↓", 3),
     ("lipreading_wer", "lip-reading WER ↓", 3),
 )
-LABELS = {metric: label.removesuffix(" ↑").removesuffix(" ↓").removesuffix(" dB") for metric, label, _ in COLUMNS}
-DIGITS = {metric: digits for metric, _, digits in COLUMNS}
 
 
 def real_differences(result: dict, default: dict | None, per_utterance: PerUtterance | None) -> str:
     """The metrics in which the run differs for real from the default (paired, 95 %), with the
     difference, its interval and which way; `none real` when none does."""
-    if default is None or per_utterance is None or not result.get("rev") or not default.get("rev"):
-        return "-"
-    if result["rev"] == default["rev"]:
-        return "(the default)"
-    try:
-        differences = {d.metric: d for d in compare(per_utterance(default["rev"]), per_utterance(result["rev"]))}
-    except StageError as error:
-        return "other test utterances" if "different utterances" in str(error) else "-"
+    differences = paired_with(result, default, per_utterance, "(the default)")
+    if isinstance(differences, str):
+        return differences
     cells = []
-    for metric, _, _ in COLUMNS:
+    for metric, label, digits in COLUMNS:
         d = differences[metric]
-        if not d.real:
-            continue
-        digits = DIGITS[d.metric]
-        cells.append(f"{LABELS[d.metric]} {d.difference:+.{digits}f} [{d.low:+.{digits}f}, {d.high:+.{digits}f}] "
-                     f"{'better' if d.better == 'other' else 'worse'}")
+        if d.real:
+            name = label.removesuffix(" ↑").removesuffix(" ↓").removesuffix(" dB")
+            cells.append(f"{name} {d.difference:+.{digits}f} [{d.low:+.{digits}f}, {d.high:+.{digits}f}] "
+                         f"{'better' if d.better == 'other' else 'worse'}")
     return "; ".join(cells) or "none real"
 
 
@@ -98,34 +87,18 @@ def table(results: dict[str, dict], per_utterance: PerUtterance | None = None) -
             lines.append(f"| {experiment.name} | {changes} | not run (yet) |" + " |" * (width - 3))
             continue
         evaluation, training = result["metrics"].get(EVALUATE, {}), result["metrics"].get(TRAIN, {})
-        loss = training.get("best_val_loss")
         lines.append("| " + " | ".join([
             experiment.name,
             changes,
             *(with_interval(evaluation, metric, digits) for metric, _, digits in COLUMNS),
-            "-" if loss is None else f"{loss:.4f}",
+            figure(training.get("best_val_loss"), 4),
             real_differences(result, default, per_utterance),
         ]) + " |")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--table-only", action="store_true", help="do not queue or run anything")
-    parser.add_argument("--out", type=Path, help="also write the table to this file")
-    parser.add_argument("--commits", type=int, default=1,
-                        help="tabulate experiments based on this many recent commits (default: the current one)")
-    args = parser.parse_args(argv)
-
-    def body() -> None:
-        if not args.table_only:
-            run_missing(existing_experiments(), EXPERIMENTS, PREFIX)
-        markdown = table(existing_experiments(args.commits), per_utterance_of)
-        print(markdown)
-        if args.out:
-            args.out.write_text(markdown + "\n")
-
-    run_command(log, body)
+    command_line(argv, __doc__.splitlines()[0], EXPERIMENTS, PREFIX, table, log)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.compare import compare, per_utterance_of
+from pipeline.compare import Difference, compare, per_utterance_of
 from pipeline.errors import StageError, run_command
 
 log = logging.getLogger("pipeline.thesis_experiments")
@@ -112,7 +112,7 @@ def run_missing(existing: dict[str, dict], experiments: tuple[Experiment, ...] =
         _dvc("exp", "run", "--run-all", "--jobs", "1", capture=False)
 
 
-def _figure(value, digits: int) -> str:
+def figure(value, digits: int) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
@@ -134,17 +134,27 @@ def finished(result: dict) -> bool:
     return bool(result["metrics"].get(EVALUATE)) and training.get("decoder") == result["params"].get("decoder")
 
 
-def against_baseline(result: dict, baseline: dict | None, per_utterance: PerUtterance | None) -> str:
-    """The row's MCD and WER against the baseline's on the same test utterances: the paired
-    difference, its 95 % interval, and whether it is real (pipeline.compare)."""
+def paired_with(result: dict, baseline: dict | None, per_utterance: PerUtterance | None,
+                itself: str) -> dict[str, Difference] | str:
+    """The run's paired differences from the baseline on the same test utterances, by metric
+    (pipeline.compare); or the cell to show instead: `itself` for the baseline's own row, `other
+    test utterances`, or `-` when there is nothing to compare."""
     if baseline is None or per_utterance is None or not result.get("rev") or not baseline.get("rev"):
         return "-"
     if result["rev"] == baseline["rev"]:
-        return "(baseline)"
+        return itself
     try:
-        differences = {d.metric: d for d in compare(per_utterance(baseline["rev"]), per_utterance(result["rev"]))}
+        return {d.metric: d for d in compare(per_utterance(baseline["rev"]), per_utterance(result["rev"]))}
     except StageError as error:
         return "other test utterances" if "different utterances" in str(error) else "-"
+
+
+def against_baseline(result: dict, baseline: dict | None, per_utterance: PerUtterance | None) -> str:
+    """The row's MCD and WER against the baseline's on the same test utterances: the paired
+    difference, its 95 % interval, and whether it is real (pipeline.compare)."""
+    differences = paired_with(result, baseline, per_utterance, "(baseline)")
+    if isinstance(differences, str):
+        return differences
     cells = []
     for metric, label in (("mcd_db", "MCD"), ("wer", "WER")):
         d = differences[metric]
@@ -183,10 +193,10 @@ def table(results: dict[str, dict], per_utterance: PerUtterance | None = None) -
                 "yes" if params.get("features", {}).get("derivatives", True) else "no",
                 str(params.get("normalize", "")),
                 str(params.get("decoder", "")),
-                _figure(training.get("best_val_loss"), 4),
+                figure(training.get("best_val_loss"), 4),
                 with_interval(evaluation, "mcd_db", 2),
-                _figure(evaluation.get("oracle", {}).get("mcd_db"), 2),
-                _figure(evaluation.get("mean", {}).get("mcd_db"), 2),
+                figure(evaluation.get("oracle", {}).get("mcd_db"), 2),
+                figure(evaluation.get("mean", {}).get("mcd_db"), 2),
                 with_interval(evaluation, "mcd_gap_closed", 2),
                 with_interval(evaluation, "stoi", 3),
                 with_interval(evaluation, "wer", 3),
@@ -196,8 +206,11 @@ def table(results: dict[str, dict], per_utterance: PerUtterance | None = None) -
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def command_line(argv: list[str] | None, description: str, experiments: tuple[Experiment, ...], prefix: str,
+                 make_table: Callable[[dict[str, dict], PerUtterance | None], str], logger: logging.Logger) -> None:
+    """The command of a set of experiments: queue and run the missing ones (unless --table-only),
+    then print their table (and write it to --out)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--table-only", action="store_true", help="do not queue or run anything")
     parser.add_argument("--out", type=Path, help="also write the table to this file")
     parser.add_argument("--commits", type=int, default=1,
@@ -206,13 +219,17 @@ def main(argv: list[str] | None = None) -> None:
 
     def body() -> None:
         if not args.table_only:
-            run_missing(existing_experiments())
-        markdown = table(existing_experiments(args.commits), per_utterance_of)
+            run_missing(existing_experiments(), experiments, prefix)
+        markdown = make_table(existing_experiments(args.commits), per_utterance_of)
         print(markdown)
         if args.out:
             args.out.write_text(markdown + "\n")
 
-    run_command(log, body)
+    run_command(logger, body)
+
+
+def main(argv: list[str] | None = None) -> None:
+    command_line(argv, __doc__.splitlines()[0], EXPERIMENTS, PREFIX, table, log)
 
 
 if __name__ == "__main__":
