@@ -46,7 +46,7 @@ class OnTheFly(Dataset):
         utterance = self.utterances[index]
         frames = read_video(Path(utterance.video), grayscale=True)
         points = self.landmarks.read(utterance.id, ["points"])["points"]
-        video = video_features(mouth_crops(frames, points, CropParams()))
+        video = video_features(mouth_crops(frames, points, CropParams()).crops)
         samples, rate = read_audio(utterance.audio, Path(utterance.video))
         mel = log_mel(samples, rate, utterance.frames, utterance.fps, AudioParams())
         return self.normalizer.video(video), self.normalizer.mel(mel)

@@ -57,7 +57,8 @@ def _check(result: dict, crop: CropParams = CropParams(), audio: AudioParams = A
 
 
 @pytest.mark.parametrize("crop", [CropParams(mode="tracked"), CropParams(mode="aligned", padding=6),
-                                  CropParams(mode="fixed", grayscale=False)], ids=["tracked", "aligned", "rgb"])
+                                  CropParams(mode="avsr", size=96), CropParams(mode="fixed", grayscale=False)],
+                         ids=["tracked", "aligned", "avsr", "rgb"])
 def test_mouth_crop_modes(tiny_corpus, tmp_path: Path, crop: CropParams):
     result = _pipeline(tiny_corpus[0], tmp_path, mouths=crop)
     _check(result, crop)

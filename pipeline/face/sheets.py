@@ -11,6 +11,7 @@ from pipeline.io.manifest import Utterance
 from pipeline.io.media import read_video
 from pipeline.io.pictures import first_per_speaker, label, write_grid
 
+MAPPED_COLOUR = (0, 230, 0)
 STATUS_COLOURS = {MISSING: (255, 0, 0), DETECTED: (0, 200, 0), TRACKED: (0, 160, 255), INTERPOLATED: (255, 160, 0)}
 
 
@@ -37,14 +38,18 @@ def landmarks_sheet(items: list[tuple[Utterance, np.ndarray, np.ndarray]], path:
     write_grid(rows, path)
 
 
-def crops_sheet(items: list[tuple[str, np.ndarray]], path: Path, columns: int = 10, zoom: int = 2) -> None:
-    """One row per utterance: evenly spaced mouth crops, enlarged."""
+def crops_sheet(items: list[tuple[str, np.ndarray, np.ndarray]], path: Path, columns: int = 10, zoom: int = 2) -> None:
+    """One row per utterance: evenly spaced mouth crops, enlarged, with the utterance's mouth
+    landmarks mapped into each crop (`items`: id, crops, mapped points (T, N, 2)) drawn as dots,
+    so the framing shows at a glance."""
     rows = []
-    for utterance_id, crops in items:
+    for utterance_id, crops, mapped in items:
         tiles: list[np.ndarray] = []
         for t in np.linspace(0, len(crops) - 1, columns).astype(int):
             crop = crops[t] if crops.ndim == 4 else cv2.cvtColor(crops[t], cv2.COLOR_GRAY2RGB)
             big = cv2.resize(crop, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_NEAREST)
+            for x, y in (mapped[t] + 0.5) * zoom:  # crop pixel centres sit at integers
+                cv2.circle(big, (int(x), int(y)), 1, MAPPED_COLOUR, -1, cv2.LINE_AA)
             tiles.append(label(big, f"{utterance_id} t={t}" if not tiles else f"t={t}"))
         rows.append(tiles)
     write_grid(rows, path)

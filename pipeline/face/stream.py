@@ -53,7 +53,8 @@ def feature_windows(video: Path, crop: CropParams, derivatives: bool, landmarks:
         if isinstance(track, str):
             yield FeatureWindow(len(taken), new, None, track)
             continue
-        yield FeatureWindow(len(taken), new, video_features(mouth_crops(stacked, track.points, crop), derivatives))
+        crops = mouth_crops(stacked, track.points, crop).crops
+        yield FeatureWindow(len(taken), new, video_features(crops, derivatives))
 
 
 @dataclass(frozen=True)

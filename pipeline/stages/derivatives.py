@@ -23,7 +23,7 @@ def run(features: FeatureParams, store: StoreParams, mouths: Path, out: Path) ->
     crops = StoreReader(mouths)
     if not crops.ids:
         raise StageError(f"{mouths} holds no utterance")
-    first = video_features(crops.read(crops.ids[0])["crops"], features.derivatives)
+    first = video_features(crops.read(crops.ids[0], ["crops"])["crops"], features.derivatives)
     channels = channel_names(features.derivatives, colour=not crops.attrs["grayscale"])
     # The crop settings travel with the features (and into checkpoints), so `speak` can redo them.
     attrs = {"channels": channels, "derivatives": features.derivatives, "source": str(mouths),
@@ -32,7 +32,8 @@ def run(features: FeatureParams, store: StoreParams, mouths: Path, out: Path) ->
     field = {"video": (first.shape[1:], np.dtype(FEATURE_DTYPE).name)}
     with StoreWriter(out, field, typical, store.for_training(), attrs) as writer:
         for utterance_id in tqdm(crops.ids, desc="derivatives", unit="utt", mininterval=0.5):
-            writer.write(utterance_id, video=video_features(crops.read(utterance_id)["crops"], features.derivatives))
+            frames = crops.read(utterance_id, ["crops"])["crops"]
+            writer.write(utterance_id, video=video_features(frames, features.derivatives))
     log.info("%d utterances, channels %s", len(crops.ids), ", ".join(channels))
     return len(crops.ids)
 

@@ -1,7 +1,9 @@
 """Stage `mouths`: mouth crops for every utterance that has landmarks.
 
-T x S x S uint8 per utterance (T x S x S x 3 in colour); `mouths.mode` picks fixed (the thesis'
-crop), tracked or aligned crops (pipeline.face.crop)."""
+Per utterance `crops`, T x S x S uint8 (T x S x S x 3 in colour), and `transform`, T x 2 x 3
+float32: each frame's affine map from frame pixels to crop pixels, so landmarks can be mapped into
+the crops (pipeline.face.crop says the convention). `mouths.mode` picks fixed (the thesis' crop),
+tracked, aligned or avsr (auto_avsr's region) crops."""
 from __future__ import annotations
 
 import functools
@@ -12,18 +14,18 @@ import numpy as np
 
 from pipeline.compute.parallel import ParallelParams, parallel_map
 from pipeline.errors import StageError
-from pipeline.face.crop import CropParams, mouth_crops
+from pipeline.face.crop import MOUTH, CropParams, MouthCrops, apply, mouth_crops
 from pipeline.face.sheets import crops_sheet
 from pipeline.io.manifest import Utterance, read_manifest, speakers_by_id
 from pipeline.io.media import read_video
-from pipeline.io.store import StoreParams, StoreReader, StoreWriter
+from pipeline.io.store import FieldSpec, StoreParams, StoreReader, StoreWriter
 from pipeline.stages import Stage
 
 log = logging.getLogger(__name__)
 SHEET_ROWS = 6  # one row per speaker, at most this many
 
 
-def crop_utterance(utterance: Utterance, landmarks: StoreReader, params: CropParams) -> tuple[str, np.ndarray]:
+def crop_utterance(utterance: Utterance, landmarks: StoreReader, params: CropParams) -> tuple[str, MouthCrops]:
     """Decode the utterance and cut its mouth out of every frame."""
     frames = read_video(Path(utterance.video), grayscale=params.grayscale, fps=utterance.fps)
     points = landmarks.read(utterance.id, ["points"])["points"]
@@ -41,17 +43,19 @@ def run(mouths: CropParams, store: StoreParams, parallel: ParallelParams, manife
         raise StageError(f"no utterance of {manifest} has landmarks in {landmarks}")
     shape = (mouths.size, mouths.size) if mouths.grayscale else (mouths.size, mouths.size, 3)
     typical = int(np.median([points.lengths[u.id] for u in utterances]))
-    sheet_items: list[tuple[str, np.ndarray]] = []
+    sheet_items: list[tuple[str, np.ndarray, np.ndarray]] = []
     speakers_shown: set[str] = set()
     speaker_of = speakers_by_id(utterances)
     attrs = {"mode": mouths.mode, "size": mouths.size, "padding": mouths.padding, "grayscale": mouths.grayscale}
-    with StoreWriter(out, {"crops": (shape, "uint8")}, typical, store, attrs=attrs) as writer:
+    fields: dict[str, FieldSpec] = {"crops": (shape, "uint8"), "transform": ((2, 3), "float32")}
+    with StoreWriter(out, fields, typical, store, attrs=attrs) as writer:
         work = functools.partial(crop_utterance, landmarks=points, params=mouths)
-        for utterance_id, crops in parallel_map(work, utterances, parallel, desc="mouths", unit="utt"):
-            writer.write(utterance_id, crops=crops)
+        for utterance_id, (crops, transforms) in parallel_map(work, utterances, parallel, desc="mouths", unit="utt"):
+            writer.write(utterance_id, crops=crops, transform=transforms)
             if len(sheet_items) < SHEET_ROWS and speaker_of[utterance_id] not in speakers_shown:
                 speakers_shown.add(speaker_of[utterance_id])
-                sheet_items.append((utterance_id, crops))
+                mouth = points.read(utterance_id, ["points"])["points"][:, MOUTH]
+                sheet_items.append((utterance_id, crops, apply(transforms, mouth)))
     if sheet is not None:
         crops_sheet(sheet_items, sheet)
     log.info("%d utterances cropped (%s, %dx%d, padding %d)", len(utterances), mouths.mode, mouths.size,
