@@ -126,3 +126,25 @@ def test_bf16_training_on_cuda_learns_as_on_the_cpu(stores, tmp_path: Path):
     assert summaries["cuda"]["best_val_loss"] == pytest.approx(summaries["cpu"]["best_val_loss"], rel=0.05)
     model, _ = load_checkpoint(tmp_path / "cuda" / "model.pt")
     assert next(model.parameters()).device.type == "cpu"
+
+
+def test_the_train_stage_trains_the_chosen_decoder_with_its_recipe(stores, tmp_path: Path):
+    """`python -m pipeline train` lays `recipes.mlp` over model and train for the mlp decoder and
+    leaves the other decoders' recipes out; the checkpoint records what it trained with."""
+    out = tmp_path / "run"
+    out.mkdir()
+    params = out / "params.yaml"
+    model = {"width": 0.125, "gru_hidden": 16, "mlp_hidden": 32, "ctc_weight": 0.0}
+    params.write_text(yaml.safe_dump({
+        "decoder": "mlp", "normalize": "standard", "model": model,
+        "train": {"batch_size": 2, "max_epochs": 3, "window": 16, "device": "cpu"},
+        "recipes": {"mlp": {"model": {"mlp_hidden": 24}, "train": {"max_epochs": 1, "window": 8}},
+                    "conv": {"train": {"max_epochs": 5}}}}))
+    done = subprocess.run([sys.executable, *train_command(params, stores, out)], cwd=tmp_path, env=subprocess_env(),
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    checkpoint = torch.load(out / "model.pt", weights_only=True)
+    assert checkpoint["params"]["decoder"] == "mlp"
+    assert (checkpoint["params"]["model"]["mlp_hidden"], checkpoint["params"]["model"]["gru_hidden"]) == (24, 16)
+    assert (checkpoint["params"]["train"]["max_epochs"], checkpoint["params"]["train"]["window"]) == (1, 8)
+    assert json.loads((out / "train.json").read_text())["epochs"] == 1
