@@ -79,9 +79,11 @@ def stores(request, tmp_path_factory) -> dict[str, Path]:
 def train_model(stores: dict[str, Path], out: Path, decoder: str = "conv", model=None, train=None,
                 normalize: str = "standard", split: Path | None = None) -> dict:
     """The train stage on prepared stores (tiny model and settings unless given); returns its summary."""
+    from pipeline.learn.recipes import Recipes
     from pipeline.stages import train as train_stage
 
-    return train_stage.run(decoder, model or TINY_MODEL, train or TINY_TRAIN, normalize, features=stores["features"],
+    return train_stage.run(decoder, Recipes(), model or TINY_MODEL, train or TINY_TRAIN, normalize,
+                           features=stores["features"],
                            mels=stores["mels"], split=split or stores["split"], stats=stores["stats"],
                            manifest=stores["manifest"], out=out / "model.pt", metrics=out / "train.json",
                            live=out / "dvclive")
