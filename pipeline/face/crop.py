@@ -142,20 +142,25 @@ def aligned_side(padding: int) -> float:
     return width / ALIGNED_MOUTH_SHARE + 2 * padding
 
 
+def onto_face(points: np.ndarray, stable: np.ndarray, face: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The alignment both aligned modes share: the landmarks smoothed (`smoothed_landmarks`), per
+    frame the similarity taking their `stable` points onto `face`'s (T, 2, 3), and the mouth's
+    centre (mean of points 48-67) in the face's frame (T, 2)."""
+    smoothed = smoothed_landmarks(points)
+    to_face = similarity_transforms(smoothed, stable, face[stable])
+    return to_face, apply(to_face, smoothed[:, MOUTH]).mean(axis=1)
+
+
 def aligned_transforms(points: np.ndarray, size: int, padding: int) -> np.ndarray:
     """Frame -> reference face -> a square centred on the (smoothed) mouth, size x size."""
-    smoothed = smoothed_landmarks(points)
-    to_face = similarity_transforms(smoothed, STABLE_POINTS, REFERENCE[STABLE_POINTS])
-    centre = apply(to_face, smoothed[:, MOUTH]).mean(axis=1)
+    to_face, centre = onto_face(points, STABLE_POINTS, REFERENCE)
     side = aligned_side(padding)
     return then_place(to_face, centre - side / 2, size / side)
 
 
 def avsr_transforms(points: np.ndarray, size: int) -> np.ndarray:
     """Frame -> auto_avsr's 256 x 256 mean-face frame -> its 96 x 96 mouth patch (-> size x size)."""
-    smoothed = smoothed_landmarks(points)
-    to_face = similarity_transforms(smoothed, AVSR_STABLE_POINTS, AVSR_MEAN_FACE[AVSR_STABLE_POINTS])
-    centre = apply(to_face, smoothed[:, MOUTH]).mean(axis=1)
+    to_face, centre = onto_face(points, AVSR_STABLE_POINTS, AVSR_MEAN_FACE)
     # auto_avsr cuts whole pixels of the warped frame; the patch is kept inside that frame.
     corner = np.clip(np.round(centre - AVSR_PATCH / 2), 0, AVSR_FRAME - AVSR_PATCH)
     return then_place(to_face, corner - 0.5, size / AVSR_PATCH)  # pixel `corner` spans corner ± 0.5
