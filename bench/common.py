@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipeline.compute.parallel import ParallelParams
-from pipeline.corpora.sources import Checks, GridLayout, check, find_grid
+from pipeline.corpora.grid import GridLayout, find_grid
+from pipeline.corpora.sources import Checks, check
 from pipeline.corpora.synthetic.generator import SyntheticParams, generate_corpus
 from pipeline.io.manifest import Utterance, write_manifest
 from pipeline.io.media import VideoParams
@@ -16,7 +17,7 @@ SEQUENTIAL = ParallelParams(n_jobs=1)
 
 def manifest_of(root: Path, fps: float = VideoParams.fps) -> list[Utterance]:
     """The checked utterances of a generated corpus at root, as read at `fps`."""
-    return [check(c, Checks(), fps).result for c in find_grid(root, GridLayout())]
+    return [check(c, Checks(), fps).result for c in find_grid(root, GridLayout()).candidates]
 
 
 def preprocess(corpus: Path, out: Path, split: SplitParams | None = None, stages: tuple[str, ...] | None = None,

@@ -77,10 +77,13 @@ def has_behaviour(path: Path) -> bool:
 
 def data_files(path: Path) -> set[Path]:
     """Files next to a module that it names in a string (e.g. face/reference.py reads
-    "reference_face.json" from its own folder)."""
-    siblings = {p.name: p for p in path.parent.iterdir() if p.is_file() and p.suffix not in (".py", ".pyc")}
-    return {siblings[node.value] for node in ast.walk(ast.parse(path.read_text()))
-            if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in siblings}
+    "reference_face.json" from its own folder), and the files of a data folder beside it that it
+    names (corpora/protocols.py reads "protocol_lists")."""
+    siblings = {p.name: p for p in path.parent.iterdir()
+                if (p.is_file() and p.suffix not in (".py", ".pyc")) or (p.is_dir() and not any(p.glob("*.py")))}
+    named = {siblings[node.value] for node in ast.walk(ast.parse(path.read_text()))
+             if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in siblings}
+    return {f for p in named for f in ([p] if p.is_file() else [f for f in p.rglob("*") if f.is_file()])}
 
 
 def closure_files(roots: list[str]) -> set[Path]:

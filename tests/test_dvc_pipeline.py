@@ -99,6 +99,14 @@ def test_dvc_repro_runs_the_pipeline_in_a_fresh_copy(tmp_path: Path):
     _edit_params(repo, audio={"n_mels": 40})
     assert _ran(_dvc(repo, "repro")) == ["evaluate", "mels", "references", "stats", "train"]
 
+    # A published protocol on a corpus that lacks its speakers stops at the split, in one line.
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    protocol = subprocess.run([sys.executable, "-m", "dvc", "exp", "run", "-S", "split.protocol=grid4"], cwd=repo,
+                              env=env, capture_output=True, text=True)
+    assert protocol.returncode != 0
+    assert ("split.protocol grid4: the corpus has 0 of its 200 test utterances (0 of 3586 train, 0 of 199 val); "
+            "it needs GRID speakers s1 s2 s4 s29 at corpus.root") in protocol.stderr + protocol.stdout
+
 
 def _ran(done: subprocess.CompletedProcess) -> list[str]:
     return sorted(line.split("'")[1] for line in done.stdout.splitlines() if line.startswith("Running stage"))

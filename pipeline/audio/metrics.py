@@ -9,8 +9,11 @@
   MCD = 10 * sqrt(2) / ln 10 * mean over the path of ||c_ref - c_syn||.
   Every frame counts (no silence removal), so a synthesis that gets the pauses wrong pays for it.
 - `stoi`, `estoi`: pystoi's (extended) short-time objective intelligibility, 0..1.
-- `pesq_wb`: ITU-T P.862.2 wideband PESQ (the `pesq` package) at 16 kHz, MOS-LQO 1..4.64;
-  None when PESQ finds no speech in the reference.
+- PESQ (the `pesq` package, ITU-T's reference code), in the three variants papers report, which
+  score the same pair of signals on different scales (e.g. 1.61 / 1.97 / 1.08), so a figure compares
+  only with one of its own kind: `pesq` is wide-band P.862.2 at 16 kHz (MOS-LQO 1..4.64); `pesq_nb8`
+  narrow-band P.862 with P.862.1's mapping at 8 kHz (VCA-GAN); `pesq_nb16` the same at 16 kHz
+  (Lip2Wav). None when PESQ finds no speech in the reference.
 """
 from __future__ import annotations
 
@@ -78,22 +81,29 @@ def stoi(reference: np.ndarray, synthesised: np.ndarray, sample_rate: int, exten
     return float(pystoi_stoi(reference, synthesised, sample_rate, extended=extended))
 
 
-def pesq_wb(reference: np.ndarray, synthesised: np.ndarray, sample_rate: int) -> float | None:
-    """Wideband PESQ at 16 kHz (both signals resampled); None when PESQ finds no utterance."""
+def pesq_score(reference: np.ndarray, synthesised: np.ndarray, sample_rate: int, rate: int = PESQ_RATE,
+               mode: str = "wb") -> float | None:
+    """PESQ at `rate` (both signals resampled to it), `mode` wb (P.862.2, 16 kHz only) or nb
+    (P.862 with P.862.1's mapping); None when PESQ finds no utterance."""
     from pesq import NoUtterancesError, pesq
 
     from pipeline.audio.mels import resample
 
     try:
-        return float(pesq(PESQ_RATE, resample(reference, sample_rate, PESQ_RATE),
-                          resample(synthesised, sample_rate, PESQ_RATE), "wb"))
+        return float(pesq(rate, resample(reference, sample_rate, rate), resample(synthesised, sample_rate, rate),
+                          mode))
     except NoUtterancesError:
         log.warning("PESQ found no speech in the reference; left out of the mean")
         return None
 
 
+def pesq_wb(reference: np.ndarray, synthesised: np.ndarray, sample_rate: int) -> float | None:
+    """Wide-band PESQ (P.862.2) at 16 kHz."""
+    return pesq_score(reference, synthesised, sample_rate, PESQ_RATE, "wb")
+
+
 def all_metrics(reference: np.ndarray, synthesised: np.ndarray, sample_rate: int) -> dict[str, float | None]:
-    """mcd_db, stoi, estoi and pesq of one synthesised waveform against its reference."""
+    """mcd_db, stoi, estoi and the three PESQs of one synthesised waveform against its reference."""
     length = min(len(reference), len(synthesised))
     reference, synthesised = reference[:length], synthesised[:length]
     return {
@@ -101,4 +111,6 @@ def all_metrics(reference: np.ndarray, synthesised: np.ndarray, sample_rate: int
         "stoi": stoi(reference, synthesised, sample_rate),
         "estoi": stoi(reference, synthesised, sample_rate, extended=True),
         "pesq": pesq_wb(reference, synthesised, sample_rate),
+        "pesq_nb8": pesq_score(reference, synthesised, sample_rate, 8000, "nb"),
+        "pesq_nb16": pesq_score(reference, synthesised, sample_rate, 16000, "nb"),
     }

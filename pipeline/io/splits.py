@@ -8,7 +8,8 @@ ids (`split.embedded`), a fixed random sample (seen_order), enough test utteranc
 intervals to separate recipes, while its training set stays small enough to train in minutes.
 `unseen`: whole speakers held out, `val_speakers` to val and `test_speakers` to test, the others to
 train. `speakers` (both modes) keeps only the listed speakers, e.g. the thesis' one- and two-
-speaker experiments; empty keeps all.
+speaker experiments; empty keeps all. `protocol` (not none) replaces all of these by a published
+split (pipeline.corpora.protocols, applied by the split stage).
 """
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ from pipeline.errors import MissingInput, StageError
 from pipeline.io.manifest import Utterance
 
 SPLITS = ("train", "val", "test")
+# `split.protocol`: the literature's GRID splits (pipeline.corpora.protocols); none: the rules below.
+Protocol = Literal["none", "thesis-s1", "thesis-s1s2", "grid4", "grid33", "unseen", "unseen-lipnet"]
 REAL_CORPUS_SHARES = (0.9, 0.05)  # train, val: the thesis' 900 / 50 / 50 of each GRID speaker
 
 
@@ -39,6 +42,7 @@ class EmbeddedSplit:
 class SplitParams:
     """`split` in params.yaml."""
 
+    protocol: Protocol = "none"  # a published split; when set, the settings below are not used
     mode: Literal["seen", "unseen"] = "seen"
     train: float | None = None  # null (with val null): the corpus' rule
     val: float | None = None

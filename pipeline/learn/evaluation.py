@@ -42,7 +42,7 @@ from pipeline.learn.scoring import RECORDING, Spoken, recording
 from pipeline.learn.uncertainty import bootstrap_means, column, gap_closed, interval, resamples, with_interval
 
 CONDITIONS = ("model", "oracle", "mean")
-METRICS = ("mcd_db", "mse", "stoi", "estoi", "pesq", "wer")
+METRICS = ("mcd_db", "mse", "stoi", "estoi", "pesq", "pesq_nb8", "pesq_nb16", "wer")
 log = logging.getLogger(__name__)
 
 

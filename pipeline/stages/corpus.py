@@ -4,7 +4,9 @@
 `lombardgrid` and `folder` index an existing tree at `corpus.root` (`out` is then left empty).
 The manifest records every video as the stages will read it, resampled to `video.fps`, next to
 its own frame rate. Unusable utterances go to the rejects file with a one-line reason; one with
-an unreadable alignment is kept without words and counted as a warning. The stage fails only
+an alignment that cannot be used is counted as a warning and costs only its times (GRID and Lombard
+GRID ids spell their words). The audio is the first audio file as long as the video, else the
+video's own track (`metrics/corpus.json` counts each). The stage fails only
 when the rejected fraction exceeds `corpus.max_reject_fraction` or nothing is left.
 """
 from __future__ import annotations
@@ -16,16 +18,11 @@ from pathlib import Path
 
 from pipeline.compute.parallel import ParallelParams, parallel_map
 from pipeline.corpora import Source
+from pipeline.corpora.folder import FolderLayout
+from pipeline.corpora.grid import GridLayout
+from pipeline.corpora.lombard import LombardLayout
 from pipeline.corpora.sheet import corpus_sheet
-from pipeline.corpora.sources import (
-    Checks,
-    FolderLayout,
-    GridLayout,
-    LombardLayout,
-    check,
-    corpus_summary,
-    find_candidates,
-)
+from pipeline.corpora.sources import Checks, check, corpus_summary, find_candidates
 from pipeline.corpora.synthetic.generator import SyntheticParams, generate_corpus
 from pipeline.errors import StageError
 from pipeline.io.files import remove, write_json
@@ -62,12 +59,16 @@ def run(corpus: CorpusParams, video: VideoParams, parallel: ParallelParams, out:
         remove(out)
         out.mkdir(parents=True)
         root = Path(corpus.root)
-    candidates, rejected = find_candidates(corpus.source, root, corpus.grid, corpus.lombardgrid, corpus.folder)
-    log.info("checking %d utterances found under %s", len(candidates), root)
+    found = find_candidates(corpus.source, root, corpus.grid, corpus.lombardgrid, corpus.folder)
+    for warning in found.warnings:
+        log.warning("%s", warning)
+    for reason, count in sorted(found.skipped.items()):
+        log.info("passed over %d files: %s", count, reason)
+    log.info("checking %d utterances found under %s", len(found.candidates), root)
     utterances: list[Utterance] = []
-    warnings: list[str] = []
-    for checked in parallel_map(functools.partial(check, checks=corpus.checks, fps=video.fps), candidates, parallel,
-                                desc="corpus: check"):
+    rejected, warnings, passed_over = list(found.rejects), list(found.warnings), 0
+    for checked in parallel_map(functools.partial(check, checks=corpus.checks, fps=video.fps), found.candidates,
+                                parallel, desc="corpus: check"):
         if isinstance(checked.result, Utterance):
             utterances.append(checked.result)
         else:
@@ -75,7 +76,11 @@ def run(corpus: CorpusParams, video: VideoParams, parallel: ParallelParams, out:
         if checked.warning:
             log.warning("%s", checked.warning)
             warnings.append(checked.warning)
-    summary = corpus_summary(utterances, rejected, warnings)
+        passed_over += len(checked.passed_over)
+    if passed_over:
+        log.info("%d audio files were not as long as their video (e.g. GRID's silence-trimmed audio_25k): "
+                 "the video's own track was used", passed_over)
+    summary = corpus_summary(utterances, rejected, warnings, passed_over, found.skipped)
     write_manifest(manifest, utterances)
     write_rejects(rejects, rejected)
     write_json(metrics, summary)

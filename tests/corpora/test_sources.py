@@ -44,7 +44,7 @@ def _run(tmp_path: Path, **corpus) -> tuple[list, dict[str, str], dict]:
 @pytest.fixture
 def grid_tree(tmp_path: Path) -> Path:
     """A GRID tree: two good utterances (one with a wav, one with only its video's track) and
-    four bad ones: corrupt video, empty file, no audio at all, silent wav."""
+    five bad ones: corrupt video, empty file, no audio at all, silent wav, a name that is no GRID id."""
     root = tmp_path / "GRID"
     _video(root / "video/s1/bbaf2n.mpg", audio=False)
     _wav(root / "audio/s1/bbaf2n.wav", tone(1.2))
@@ -54,11 +54,12 @@ def grid_tree(tmp_path: Path) -> Path:
                                          for i, w in enumerate(grid.sentence_from_id("bbaf2n"))],
         Word("sil", 0.8, 1.2)]))
     _video(root / "video/s2/lrip9a.mpg", audio=True)
-    (root / "video/s2/corrupt.mpg").write_bytes(np.random.default_rng(0).bytes(5000))
-    (root / "video/s2/empty.mpg").touch()
-    _video(root / "video/s2/mute.mpg", audio=False)
-    _video(root / "video/s1/quiet.mpg", audio=False)
-    _wav(root / "audio/s1/quiet.wav", np.zeros(round(1.2 * RATE), np.int16))
+    (root / "video/s2/bgaa1a.mpg").write_bytes(np.random.default_rng(0).bytes(5000))  # corrupt
+    (root / "video/s2/bgaa2a.mpg").touch()  # empty
+    _video(root / "video/s2/bgaa3a.mpg", audio=False)  # mute
+    _video(root / "video/s1/bgaa4a.mpg", audio=False)  # silent wav
+    _wav(root / "audio/s1/bgaa4a.wav", np.zeros(round(1.2 * RATE), np.int16))
+    _video(root / "video/s2/holiday.mpg", audio=True)
     return root
 
 
@@ -70,28 +71,31 @@ def test_grid_tree_indexes_good_utterances_and_rejects_bad_ones(grid_tree: Path,
     assert with_wav.audio.endswith("audio/s1/bbaf2n.wav") and with_wav.sample_rate == RATE
     assert [w.word for w in with_wav.words] == list(grid.sentence_from_id("bbaf2n"))
     assert with_wav.words[0].start == pytest.approx(0.2) and with_wav.words[-1].end == pytest.approx(0.8)
-    assert from_track.audio == VIDEO_TRACK and from_track.words == []
+    # Words from the id, without times, when there is no alignment.
+    assert from_track.audio == VIDEO_TRACK and from_track.words == grid.untimed(grid.sentence_from_id("lrip9a"))
     assert (from_track.frames, from_track.fps, from_track.width, from_track.height) == (30, 25.0, 128, 96)
     assert from_track.duration == pytest.approx(1.2) and from_track.speaker == "s2"
 
-    assert set(rejects) == {"corrupt.mpg", "empty.mpg", "mute.mpg", "quiet.wav"}
-    assert rejects["empty.mpg"] == "empty file (0 bytes)"
-    assert "does not" in rejects["corrupt.mpg"] or "no decodable" in rejects["corrupt.mpg"]
-    assert rejects["mute.mpg"].startswith("no audio")
-    assert rejects["quiet.wav"].startswith("silent audio")
-    assert metrics["utterances"] == 2 and metrics["rejected"] == 4 and metrics["speakers"] == 2
+    assert set(rejects) == {"bgaa1a.mpg", "bgaa2a.mpg", "bgaa3a.mpg", "bgaa4a.wav", "holiday.mpg"}
+    assert rejects["bgaa2a.mpg"] == "empty file (0 bytes)"
+    assert "does not" in rejects["bgaa1a.mpg"] or "no decodable" in rejects["bgaa1a.mpg"]
+    assert rejects["bgaa3a.mpg"].startswith("no audio")
+    assert rejects["bgaa4a.wav"].startswith("silent audio")
+    assert rejects["holiday.mpg"].startswith("'holiday' is not a GRID sentence id")
+    assert metrics["utterances"] == 2 and metrics["rejected"] == 5 and metrics["speakers"] == 2
+    assert metrics["audio_from"] == {"audio file": 1, "video track": 1}
 
 
 def test_too_many_rejects_fail_the_stage_but_keep_the_rejects_file(grid_tree: Path, tmp_path: Path):
     with pytest.raises(StageError, match="max_reject_fraction"):
         _run(tmp_path, source="grid", root=str(grid_tree), max_reject_fraction=0.2)
-    assert len(read_rejects(tmp_path / "out" / "rejects.tsv")) == 4
+    assert len(read_rejects(tmp_path / "out" / "rejects.tsv")) == 5
 
 
 def test_nothing_usable_fails_with_a_clear_message(tmp_path: Path):
     root = tmp_path / "GRID"
     (root / "video/s1").mkdir(parents=True)
-    (root / "video/s1/empty.mpg").touch()
+    (root / "video/s1/bbaf2n.mpg").touch()
     with pytest.raises(StageError, match="no usable utterance"):
         _run(tmp_path, source="grid", root=str(root), max_reject_fraction=1.0)
 
@@ -103,24 +107,31 @@ def test_missing_root_and_unknown_source_are_reported(tmp_path: Path):
         section(CorpusParams, {"source": "timit"}, "corpus")
 
 
-def test_audio_and_video_of_different_lengths_are_rejected(tmp_path: Path):
+def test_an_audio_file_of_another_length_gives_way_to_the_video_track(tmp_path: Path):
+    """A wav of another length is passed over for the video's own track; without a track the
+    utterance is rejected, with the wav's length as the reason."""
     root = tmp_path / "GRID"
     _video(root / "video/s1/bbaf2n.mpg", seconds=1.2, audio=False)
     _wav(root / "audio/s1/bbaf2n.wav", tone(2.0))
     _video(root / "video/s1/bbaf3n.mpg", seconds=1.2, audio=True)
-    _, rejects, _ = _run(tmp_path, source="grid", root=str(root), max_reject_fraction=0.5)
-    assert rejects["bbaf2n.wav"] == "audio lasts 2.00 s but video 1.20 s"
+    _wav(root / "audio/s1/bbaf3n.wav", tone(0.7))
+    manifest, rejects, metrics = _run(tmp_path, source="grid", root=str(root), max_reject_fraction=0.5)
+    assert rejects == {"bbaf2n.wav": "audio lasts 2.00 s but video 1.20 s"}
+    assert [(u.id, u.audio) for u in manifest] == [("s1_bbaf3n", VIDEO_TRACK)]
+    assert metrics["audio_files_passed_over"] == 1 and metrics["audio_from"] == {"video track": 1}
 
 
-def test_grid_patterns_are_params(tmp_path: Path):
-    """The layout of the public GRID archives unpacked side by side."""
+def test_grid_patterns_override_the_search(tmp_path: Path):
+    """With patterns set, only files at the patterns count: the video outside them is not found,
+    and a speaker folder need not be called sN."""
     root = tmp_path / "GRID"
-    _video(root / "s3/bgwb4a.mpg", audio=False)
-    _wav(root / "audio_25k/s3/bgwb4a.wav", tone(1.2))
-    layout = GridLayout(video="{speaker}/{id}.mpg", audio="audio_25k/{speaker}/{id}.wav",
+    _video(root / "talker3/bgwb4a.mpg", audio=False)
+    _wav(root / "sound/talker3/bgwb4a.wav", tone(1.2))
+    _video(root / "elsewhere/s4/bgwb5a.mpg", audio=True)
+    layout = GridLayout(video="{speaker}/{id}.mpg", audio="sound/{speaker}/{id}.wav",
                         align="alignments/{speaker}/{id}.align")
     manifest, rejects, _ = _run(tmp_path, source="grid", root=str(root), grid=layout)
-    assert [(u.id, u.speaker, Path(u.audio).name) for u in manifest] == [("s3_bgwb4a", "s3", "bgwb4a.wav")]
+    assert [(u.id, u.speaker, Path(u.audio).name) for u in manifest] == [("talker3_bgwb4a", "talker3", "bgwb4a.wav")]
     assert rejects == {}
 
 
@@ -147,14 +158,15 @@ def test_lombard_tree_indexes_front_view_with_json_alignments(tmp_path: Path):
     _video(root / "side/s2_l_bbaf2n.mov", audio=True)  # other view: ignored
     manifest, rejects, metrics = _run(tmp_path, source="lombardgrid", root=str(root), max_reject_fraction=0.9)
     by_id = {u.id: u for u in manifest}
-    assert sorted(by_id) == ["s2_l_bbaf2n", "s2_p_lrip9a", "s3_l_sgbizp"]
-    lombard = by_id["s2_l_bbaf2n"]
-    assert lombard.speaker == "s2" and lombard.audio.endswith("audio/s2_l_bbaf2n.wav")
+    assert sorted(by_id) == ["lombard_s2_l_bbaf2n", "lombard_s2_p_lrip9a", "lombard_s3_l_sgbizp"]
+    lombard = by_id["lombard_s2_l_bbaf2n"]
+    assert lombard.speaker == "lombard_s2" and lombard.audio.endswith("audio/s2_l_bbaf2n.wav")
     assert [w.word for w in lombard.words] == ["bin", "blue", "at", "f", "two", "now"]
     assert lombard.words[1].start == pytest.approx(0.35) and lombard.words[1].end == pytest.approx(0.5)
-    assert by_id["s2_p_lrip9a"].audio == VIDEO_TRACK
-    # A bad alignment never rejects good audio and video: kept without words, with a warning.
-    assert by_id["s3_l_sgbizp"].words == [] and metrics["warnings"] == 1
+    assert by_id["lombard_s2_p_lrip9a"].audio == VIDEO_TRACK
+    # A bad alignment never rejects good audio and video: the words of its id, without times.
+    assert by_id["lombard_s3_l_sgbizp"].words == grid.untimed(grid.sentence_from_id("sgbizp"))
+    assert metrics["warnings"] == 1
     assert list(rejects) == ["holiday.mov"] and "Lombard GRID naming" in rejects["holiday.mov"]
 
 
@@ -224,7 +236,8 @@ def test_a_real_grid_video_is_indexed_with_its_own_audio_track(tmp_path: Path):
         assert utterance.audio == VIDEO_TRACK and utterance.sample_rate == 44100
         assert (utterance.frames, utterance.fps, utterance.source_fps, utterance.duration) == (75, 25.0, 25.0, 3.0)
     assert [w.word for w in by_id["s1_swwp2s"].words] == list(grid.sentence_from_id("swwp2s"))
-    assert by_id["s1_swwp2s"].words[0].start == pytest.approx(12250 / 25000) and by_id["s1_bbaf2n"].words == []
+    assert by_id["s1_swwp2s"].words[0].start == pytest.approx(12250 / 25000)
+    assert by_id["s1_bbaf2n"].words == grid.untimed(grid.sentence_from_id("bbaf2n"))
 
 
 @pytest.mark.parametrize("content,problem", [
@@ -237,7 +250,7 @@ def test_a_broken_alignment_keeps_the_utterance_without_words(tmp_path: Path, co
     (root / "align/s1").mkdir(parents=True)
     (root / "align/s1/bbaf2n.align").write_bytes(content)
     manifest, rejects, metrics = _run(tmp_path, source="grid", root=str(root))
-    assert rejects == {} and [u.id for u in manifest] == ["s1_bbaf2n"] and manifest[0].words == []
-    assert metrics["warnings"] == 1
+    assert rejects == {} and [u.id for u in manifest] == ["s1_bbaf2n"]
+    assert manifest[0].words == grid.untimed(grid.sentence_from_id("bbaf2n")) and metrics["warnings"] == 1
     warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
-    assert warned == [f"{root / 'align/s1/bbaf2n.align'}: {problem}; kept without words"]
+    assert warned == [f"{root / 'align/s1/bbaf2n.align'}: {problem}; words from its id, without times"]
