@@ -148,6 +148,27 @@ def test_dataclass_defaults_are_params_yaml(name: str):
         f"the defaults of {kind.__name__} differ from params.yaml's '{name}'"
 
 
+def _missing_keys(kind, values: dict, prefix: str) -> list[str]:
+    missing = []
+    for field in dataclasses.fields(kind):
+        key = f"{prefix}.{field.name}"
+        if field.name not in values:
+            missing.append(key)
+        elif isinstance(values[field.name], dict) and dataclasses.is_dataclass(field.default_factory() if callable(
+                field.default_factory) else None):
+            missing += _missing_keys(type(field.default_factory()), values[field.name], key)
+    return missing
+
+
+@pytest.mark.parametrize("name", sorted(k for k, v in _section_types().items()
+                                         if dataclasses.is_dataclass(v) and k != "recipes"))
+def test_params_yaml_names_every_key_so_dvc_exp_run_can_set_it(name: str):
+    """`dvc exp run -S section.key=value` can only override a key the file has (`recipes` holds
+    open maps of overrides, empty until a recipe is chosen)."""
+    missing = _missing_keys(_section_types()[name], PARAMS[name], name)
+    assert not missing, f"params.yaml lacks {', '.join(missing)}: `dvc exp run -S` cannot set them"
+
+
 def test_one_of_choices_are_refused_in_one_style_when_params_load():
     types = _section_types()
     for name, key, bad in (("store", "format", "parquet"), ("mouths", "mode", "wobbly"),
