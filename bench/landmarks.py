@@ -25,7 +25,8 @@ import numpy as np
 
 from bench.common import SEQUENTIAL, manifest_of, markdown_table
 from pipeline.compute.parallel import pin_threads
-from pipeline.corpora.sources import Candidate, Checks, check
+from pipeline.corpora.files import Candidate
+from pipeline.corpora.sources import Checks, check
 from pipeline.corpora.synthetic.generator import SyntheticParams, generate_corpus
 from pipeline.face.crop import CropParams, mouth_crops
 from pipeline.face.detector import DlibLandmarker

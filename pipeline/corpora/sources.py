@@ -22,9 +22,6 @@ from pipeline.errors import StageError, one_line
 from pipeline.io.manifest import Reject, Utterance, Word
 from pipeline.io.media import VIDEO_TRACK, MediaError, probe_video, read_audio, rms_db
 
-__all__ = ["Candidate", "Checks", "Checked", "FolderLayout", "GridLayout", "LombardLayout", "check",
-           "corpus_summary", "find_candidates", "transcript"]
-
 
 @dataclass(frozen=True)
 class Checks:

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from pipeline.corpora import grid
-from pipeline.corpora.sources import Checks, GridLayout
+from pipeline.corpora.grid import GridLayout
+from pipeline.corpora.sources import Checks
 from pipeline.errors import ParamsError, StageError
 from pipeline.io.manifest import Word, read_manifest, read_rejects
 from pipeline.io.media import VIDEO_TRACK, VideoParams, write_video, write_wav
