@@ -12,7 +12,15 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from pipeline.corpora.files import AUDIO_EXTENSIONS, VIDEO_EXTENSIONS, Candidate, Found, speaker_folder, walk
+from pipeline.corpora.files import (
+    AUDIO_EXTENSIONS,
+    SPEAKER_FOLDER,
+    VIDEO_EXTENSIONS,
+    Candidate,
+    Found,
+    speaker_folder,
+    walk,
+)
 from pipeline.errors import ParamsError
 from pipeline.io.manifest import Reject, Word
 
@@ -281,7 +289,7 @@ def unpacked_path(member: PurePosixPath, archive: str) -> str | None:
     suffix, stem = member.suffix.lower(), member.stem
     if sentence_from_id(stem) is None:
         return None
-    folders = [p for p in reversed(member.parts[:-1]) if re.fullmatch(r"s\d+", p)]
+    folders = [p for p in reversed(member.parts[:-1]) if SPEAKER_FOLDER.match(p)]
     from_archive = _ARCHIVE_SPEAKER.match(Path(archive).name)
     speaker = folders[0] if folders else from_archive.group(1) if from_archive else None
     if speaker is None:

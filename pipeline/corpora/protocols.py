@@ -21,26 +21,24 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import re
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.corpora.files import SPEAKER_FOLDER
 from pipeline.errors import StageError
-from pipeline.io.splits import Protocol
+from pipeline.io.splits import SPLITS, Protocol
 
 LISTS = Path(__file__).with_name("protocol_lists")
 VAL_SHARE = 0.05  # of each speaker's training ids, when a protocol publishes no validation list
 THESIS_COUNTS = (900, 50, 50)  # per speaker: train, val, test (the first 1000 ids by name)
 MIN_TEST_SHARE = 0.5  # a protocol whose test list the corpus has less of than this share stops the split
-SPLITS = ("train", "val", "test")
-_SPEAKER = re.compile(r"^s\d+$")
 
 
 def utterance_of(line: str) -> tuple[str, str]:
     """(speaker, GRID id) of a list's line, whatever its path form."""
     parts = line.strip().split("/")
-    speakers = [p for p in parts if _SPEAKER.match(p)]
+    speakers = [p for p in parts if SPEAKER_FOLDER.match(p)]
     if not speakers:
         raise ValueError(f"protocol list line {line.strip()!r} names no speaker")
     return speakers[-1], parts[-1].split(".")[0]
@@ -96,8 +94,7 @@ class ProtocolSplit:
 
 
 def thesis_split(speakers_ids: dict[str, list[str]], speakers: tuple[str, ...]) -> dict[str, list[str]]:
-    """The thesis' rule: per speaker, ids sorted by name, the first 900 train, 50 val, 50 test
-    (as manifest ids, `<speaker>_<id>`)."""
+    """The thesis' rule: per speaker, ids sorted by name, the first 900 train, 50 val, 50 test."""
     absent = [s for s in speakers if not speakers_ids.get(s)]
     if absent:
         raise StageError(f"the thesis' protocol needs speaker {', '.join(absent)}, which the corpus lacks "
@@ -105,7 +102,7 @@ def thesis_split(speakers_ids: dict[str, list[str]], speakers: tuple[str, ...]) 
     out: dict[str, list[str]] = {name: [] for name in SPLITS}
     n_train, n_val, n_test = THESIS_COUNTS
     for speaker in speakers:
-        ids = [f"{speaker}_{uid}" for uid in sorted(speakers_ids[speaker])]
+        ids = sorted(speakers_ids[speaker])
         out["train"] += ids[:n_train]
         out["val"] += ids[n_train:n_train + n_val]
         out["test"] += ids[n_train + n_val:n_train + n_val + n_test]
@@ -123,7 +120,7 @@ def split_by_protocol(ids_by_speaker: dict[str, list[str]], protocol: Protocol) 
                              f"more than {sum(THESIS_COUNTS[:2])} utterances a speaker")
         return ProtocolSplit({k: sorted(v) for k, v in splits.items()}, dict.fromkeys(SPLITS, 0),
                              {k: len(v) for k, v in splits.items()})
-    present = {f"{speaker}_{uid}" for speaker, ids in ids_by_speaker.items() for uid in ids}
+    present = {uid for ids in ids_by_speaker.values() for uid in ids}
     lists = protocol_lists(protocol)
     splits = {name: sorted(f"{s}_{i}" for s, i in pairs if f"{s}_{i}" in present) for name, pairs in lists.items()}
     listed = {name: len(pairs) for name, pairs in lists.items()}

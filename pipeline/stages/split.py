@@ -27,7 +27,7 @@ def run(split: SplitParams, source: Source, manifest: Path, out: Path,
     else:
         ids_by_speaker: dict[str, list[str]] = defaultdict(list)
         for utterance in utterances:
-            ids_by_speaker[utterance.speaker].append(utterance.id.removeprefix(f"{utterance.speaker}_"))
+            ids_by_speaker[utterance.speaker].append(utterance.id)
         result = split_by_protocol(dict(ids_by_speaker), split.protocol)
         splits = result.splits
         summary["missing"] = result.missing

@@ -19,12 +19,12 @@ LIST_FILES = ("train_4.txt", "val_4.txt", "test_4.txt", "overlap_train.txt", "ov
 
 
 def _every_grid_id() -> dict[str, list[str]]:
-    """{speaker: ids}: every utterance any published list names."""
+    """{speaker: manifest ids}: every utterance any published list names."""
     pairs = {pair for name in LIST_FILES for pair in protocols.read_list(name)}
     pairs |= {pair for split in protocols._unseen_splits().values() for pair in split}
     by_speaker: dict[str, list[str]] = defaultdict(list)
     for speaker, uid in sorted(pairs):
-        by_speaker[speaker].append(uid)
+        by_speaker[speaker].append(f"{speaker}_{uid}")
     return dict(by_speaker)
 
 
@@ -72,7 +72,7 @@ def test_the_thesis_protocol_takes_the_first_900_ids_by_name_then_50_and_50(prot
     every = _every_grid_id()
     result = split_by_protocol(every, protocol)
     for speaker in speakers:
-        ids = [f"{speaker}_{i}" for i in sorted(every[speaker])]
+        ids = sorted(every[speaker])
         assert [i for i in result.splits["train"] if i.startswith(f"{speaker}_")] == ids[:900]
         assert [i for i in result.splits["val"] if i.startswith(f"{speaker}_")] == ids[900:950]
         assert [i for i in result.splits["test"] if i.startswith(f"{speaker}_")] == ids[950:1000]
