@@ -98,9 +98,13 @@ class FlowStep(nn.Module):
     (log_s_t, b_t) come from an LSTM that has seen x_1..x_{t-1} and the context up to t. With
     `backward`, the same runs on the time-reversed sequence (Flowtron alternates both)."""
 
-    def __init__(self, n_mels: int, context: int, hidden: int = 256, backward: bool = False) -> None:
+    def __init__(self, n_mels: int, context: int, hidden: int = 256, backward: bool = False,
+                 dropout: float = 0.0) -> None:
         super().__init__()
         self.backward = backward
+        # Tacotron's prenet dropout: in training the step sees its past through dropout, so it
+        # must lean on the context, and a sampled past at inference is less of a surprise.
+        self.previous_dropout = nn.Dropout(dropout)
         self.lstm = nn.LSTM(n_mels + context, hidden, batch_first=True)
         self.project = nn.Linear(hidden, 2 * n_mels)
         # Start as the identity map (log_s = 0, b = 0): stable early training, as in Glow/Flowtron.
@@ -110,7 +114,7 @@ class FlowStep(nn.Module):
     def _params(self, previous: torch.Tensor, context: torch.Tensor, state=None):
         # The LSTM in its own precision also under autocast, as the encoder's GRU (models.encoder.run_gru).
         with torch.autocast(previous.device.type, enabled=False):
-            inputs = torch.cat([previous, context], dim=1).to(next(self.lstm.parameters()).dtype)
+            inputs = torch.cat([self.previous_dropout(previous), context], dim=1).to(next(self.lstm.parameters()).dtype)
             hidden, state = self.lstm(inputs.transpose(1, 2), state)
         raw_log_s, shift = self.project(hidden).transpose(1, 2).chunk(2, dim=1)
         # Bounded log-scales: the inverse divides by exp(log_s) once per frame and step, so an
@@ -149,10 +153,11 @@ class FlowDecoder(nn.Module):
     `steps` coupling steps that alternate forward and backward in time."""
 
     def __init__(self, in_features: int, n_mels: int, k: int, steps: int = 2, hidden: int = 256,
-                 sigma: float = 1.0) -> None:
+                 sigma: float = 1.0, dropout: float = 0.0) -> None:
         super().__init__()
         self.k, self.n_mels, self.sigma = k, n_mels, sigma
-        self.steps = nn.ModuleList([FlowStep(n_mels, in_features, hidden, backward=i % 2 == 1) for i in range(steps)])
+        self.steps = nn.ModuleList([FlowStep(n_mels, in_features, hidden, backward=i % 2 == 1, dropout=dropout)
+                                    for i in range(steps)])
 
     def context(self, features: torch.Tensor) -> torch.Tensor:
         return features.transpose(1, 2).repeat_interleave(self.k, dim=2)

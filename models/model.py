@@ -1,6 +1,8 @@
 """The whole lip-to-speech model: encoder, optional speaker embedding, a decoder, optional
 postnet, an optional lip-reading (CTC) head (models.lipreading); its losses; and building it
-from params. `model.ctc_weight` scales the head's loss next to the mel loss (0: no head).
+from params. `model.ctc_weight` scales the head's loss next to the mel loss (0: no head);
+`model.mel_head_weight` adds a linear mel regression on the decoder's input, a training signal
+for the encoder that inference never uses (0: none).
 """
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ class ModelParams:
     conv_layers: int = 2
     flow_steps: int = 2
     flow_hidden: int = 256
+    flow_dropout: float = 0.0  # flow: dropout on the previous frames its coupling sees, in training
     sigma: float = 1.0  # flow: training noise scale and default sampling scale
     postnet: bool = False
     speaker_embedding: bool = True
@@ -43,6 +46,7 @@ class ModelParams:
     ctc_units: Units = "words"  # what the head reads: characters | words (of the training transcripts)
     ctc_hidden: int = 64  # the head's bidirectional GRU units; 0: a linear head
     ctc_detach: bool = True  # stop the CTC gradient at the encoder (a probe); false: multi-task
+    mel_head_weight: float = 0.0  # a per-frame linear mel regression on the decoder input; 0: none
 
 
 @dataclass(frozen=True)
@@ -81,10 +85,14 @@ class LipToSpeech(nn.Module):
                                        shapes.output)
         elif decoder == "flow":
             self.decoder = FlowDecoder(features, shapes.n_mels, shapes.k, params.flow_steps, params.flow_hidden,
-                                       params.sigma)
+                                       params.sigma, params.flow_dropout)
         else:
             raise ValueError(f"unknown decoder {decoder!r}")
         self.postnet = Postnet(shapes.n_mels) if params.postnet else None
+        # One linear map per video frame to its k mel frames: the encoder's features must carry
+        # the mel themselves, which a decoder that leans on its own past (the flow) does not ask.
+        self.mel_head = (nn.ConvTranspose1d(features, shapes.n_mels, shapes.k, stride=shapes.k)
+                         if params.mel_head_weight > 0 else None)
         self.ctc = (LipReadingHead(features, vocabulary, params.ctc_units, params.ctc_hidden, params.ctc_detach)
                     if params.ctc_weight > 0 else None)
 
@@ -99,12 +107,14 @@ class LipToSpeech(nn.Module):
     def forward(self, video, video_lengths, speakers, mel=None, mel_lengths=None,
                 lipread: bool = True) -> dict[str, torch.Tensor]:
         """Training outputs: {"mel", "mel_before_postnet"} for mlp/conv; {"z", "log_s"} for flow;
-        and {"ctc_log_probs"} (B, T, classes) with the lip-reading head, unless `lipread` is
-        false (a batch with no transcript: the head then stays out of the graph, which DDP must
-        know of)."""
+        {"mel_head"} with the mel head; and {"ctc_log_probs"} (B, T, classes) with the lip-reading
+        head, unless `lipread` is false (a batch with no transcript: the head then stays out of
+        the graph, which DDP must know of)."""
         encoded = self.encoder(video, video_lengths)
         features = self._decoder_input(encoded, speakers)
         outputs = {} if self.ctc is None or not lipread else {"ctc_log_probs": self.ctc(encoded, video_lengths)}
+        if self.mel_head is not None:
+            outputs["mel_head"] = self.mel_head(features.transpose(1, 2))
         if self.kind == "flow":
             z, log_s = self.decoder(mel, features, mel_lengths)
             return {**outputs, "z": z, "log_s": log_s}
@@ -126,9 +136,13 @@ class LipToSpeech(nn.Module):
 
     def loss(self, outputs: dict[str, torch.Tensor], mel: torch.Tensor, mel_lengths: torch.Tensor,
              texts: list[str] | None = None, video_lengths: torch.Tensor | None = None) -> torch.Tensor:
-        """The training loss: the mel loss, plus ctc_weight x the CTC loss of the utterances that
-        come with a transcript (`texts`, "" for none)."""
+        """The training loss: the mel loss, plus mel_head_weight x the mel head's MSE, plus
+        ctc_weight x the CTC loss of the utterances that come with a transcript (`texts`, "" for
+        none)."""
         loss = self.mel_loss(outputs, mel, mel_lengths)
+        if self.mel_head is not None:
+            mask = (torch.arange(mel.shape[-1], device=mel.device)[None] < mel_lengths[:, None])[:, None, :]
+            loss = loss + self.params.mel_head_weight * masked_mse(outputs["mel_head"], mel, mask)
         if self.ctc is not None and texts is not None and any(texts):
             if video_lengths is None:
                 raise ValueError("the lip-reading loss needs the video lengths")

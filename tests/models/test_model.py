@@ -256,3 +256,47 @@ def test_recurrent_layers_run_in_float32_under_bf16_autocast(decoder: str):
 def _data(inputs) -> torch.Tensor:
     """A recurrent layer's input tensor, packed or not."""
     return inputs.data if isinstance(inputs, torch.nn.utils.rnn.PackedSequence) else inputs
+
+
+def test_the_mel_head_regresses_the_mel_from_the_decoder_input_and_only_in_training():
+    """With model.mel_head_weight the loss adds that weight times the head's masked MSE against
+    the mel (padding excluded), the head's gradient reaches the encoder, and inference is the
+    decoder's alone."""
+    params = ModelParams(**{**TINY.__dict__, "mel_head_weight": 0.5})
+    torch.manual_seed(0)
+    model = LipToSpeech("flow", params, _shapes()).eval()
+    video, _, speakers, mel, _ = _batch(2, 8)
+    lengths = torch.tensor([8, 5])
+    outputs = model(video, lengths, speakers, mel, lengths * 2)
+    assert outputs["mel_head"].shape == mel.shape
+    mask = (torch.arange(16)[None] < (lengths * 2)[:, None])[:, None, :]
+    expected = model.mel_loss(outputs, mel, lengths * 2) + 0.5 * masked_mse(outputs["mel_head"], mel, mask)
+    torch.testing.assert_close(model.loss(outputs, mel, lengths * 2), expected)
+    changed = mel.clone()
+    changed[1, :, 10:] += 100  # padding of the second utterance
+    torch.testing.assert_close(model.loss(model(video, lengths, speakers, changed, lengths * 2), changed, lengths * 2),
+                               expected)
+    head_only = 0.5 * masked_mse(outputs["mel_head"], mel, mask)
+    head_only.backward()
+    assert model.encoder.gru.weight_ih_l0.grad.abs().sum() > 0
+    without = LipToSpeech("flow", TINY, _shapes()).eval()
+    without.load_state_dict({k: v for k, v in model.state_dict().items() if not k.startswith("mel_head.")})
+    generator = torch.Generator().manual_seed(3)
+    torch.testing.assert_close(model.infer(video, lengths, speakers, generator=generator),
+                               without.infer(video, lengths, speakers, generator=torch.Generator().manual_seed(3)))
+
+
+def test_flow_dropout_hides_the_past_in_training_and_the_flow_still_inverts():
+    """model.flow_dropout drops previous frames from what each coupling sees while training
+    (two passes differ), is off in eval (the pass is deterministic), and the eval map inverts."""
+    torch.manual_seed(0)
+    step = FlowStep(n_mels=2, context=3, hidden=8, dropout=0.5)
+    for parameter in step.parameters():
+        torch.nn.init.normal_(parameter, std=0.3)
+    x, context, lengths = torch.randn(2, 2, 7), torch.randn(2, 3, 7), torch.tensor([7, 7])
+    step.train()
+    assert not torch.equal(step(x, context, lengths)[0], step(x, context, lengths)[0])
+    step.eval()
+    z, _ = step(x, context, lengths)
+    assert torch.equal(z, step(x, context, lengths)[0])
+    torch.testing.assert_close(step.inverse(z, context, lengths), x, atol=1e-4, rtol=1e-4)
