@@ -30,9 +30,9 @@ class Recipe:
 class Recipes:
     """`recipes` in params.yaml."""
 
-    mlp: Recipe = field(default_factory=Recipe)
+    mlp: Recipe = field(default_factory=lambda: Recipe(model={"mel_head_weight": 1.0, "dropout": 0.0}))
     conv: Recipe = field(default_factory=Recipe)
-    flow: Recipe = field(default_factory=Recipe)
+    flow: Recipe = field(default_factory=lambda: Recipe(model={"flow_dropout": 0.5, "mel_head_weight": 1.0}))
 
     def apply(self, decoder: Decoder, model: ModelParams, train: TrainParams) -> tuple[ModelParams, TrainParams]:
         """`model` and `train` with `decoder`'s recipe laid over them, checked as params.yaml is."""
