@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,10 +67,12 @@ def walk(root: Path, skipped: Counter | None = None) -> Iterator[Path]:
                 yield Path(folder) / name
 
 
+def nearest_speaker_folder(folders: Iterable[str]) -> str | None:
+    """The first of `folders` (nearest first) named sN, or None."""
+    return next((folder for folder in folders if SPEAKER_FOLDER.match(folder)), None)
+
+
 def speaker_folder(path: Path, root: Path) -> str | None:
     """The speaker named by the nearest folder above `path` called sN (root itself included), or
     None: `s14/video/mpg_6000/x.mpg` and `audio_25k/s14/x.wav` are both s14's."""
-    for folder in [*reversed(path.relative_to(root).parts[:-1]), root.name]:
-        if SPEAKER_FOLDER.match(folder):
-            return folder
-    return None
+    return nearest_speaker_folder([*reversed(path.relative_to(root).parts[:-1]), root.name])

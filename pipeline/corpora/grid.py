@@ -14,10 +14,10 @@ from pathlib import Path, PurePosixPath
 
 from pipeline.corpora.files import (
     AUDIO_EXTENSIONS,
-    SPEAKER_FOLDER,
     VIDEO_EXTENSIONS,
     Candidate,
     Found,
+    nearest_speaker_folder,
     speaker_folder,
     walk,
 )
@@ -289,9 +289,8 @@ def unpacked_path(member: PurePosixPath, archive: str) -> str | None:
     suffix, stem = member.suffix.lower(), member.stem
     if sentence_from_id(stem) is None:
         return None
-    folders = [p for p in reversed(member.parts[:-1]) if SPEAKER_FOLDER.match(p)]
     from_archive = _ARCHIVE_SPEAKER.match(Path(archive).name)
-    speaker = folders[0] if folders else from_archive.group(1) if from_archive else None
+    speaker = nearest_speaker_folder(reversed(member.parts[:-1])) or (from_archive.group(1) if from_archive else None)
     if speaker is None:
         return None
     if suffix in VIDEO_EXTENSIONS:
