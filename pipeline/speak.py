@@ -1,6 +1,6 @@
 """Speak for one video of a speaking face: the whole chain, with the code the stages use.
 
-    python -m pipeline.speak VIDEO -o OUT.wav [--model data/model.pt] [--speaker s1]
+    lip2speech speak VIDEO -o OUT.wav [--model data/model.pt] [--speaker s1]   # or python -m pipeline.speak
 
 Any container frame rate, or a variable one: the video is resampled by its timestamps to the rate
 the model was trained at, so the speech stays in step with it. Long recordings stream through in
@@ -121,8 +121,11 @@ def speak(video: Path, out: Path, model_path: Path, landmarks: LandmarksParams, 
     return seconds
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None, prog: str | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog=prog, description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n  lip2speech speak clip.mp4 -o speech.wav\n"
+               "  lip2speech speak clip.mpg -o speech.wav --model data/model.pt --speaker s2")
     parser.add_argument("video", type=Path)
     parser.add_argument("-o", "--out", type=Path, required=True, help="wav to write")
     parser.add_argument("--model", type=Path, default=Path("data/model.pt"))

@@ -35,9 +35,7 @@ LAYERS = (
     ("pipeline.corpora",),
     ("pipeline.face", "pipeline.audio", "models"),
     ("pipeline.learn",),
-    ("pipeline.compare",),
-    ("pipeline.stages", "pipeline.speak", "pipeline.thesis_experiments"),
-    ("pipeline.recipe_experiments",),
+    ("pipeline.stages", "pipeline.speak", "pipeline.experiments"),
     ("pipeline.__main__",),
 )
 GENERATOR = "pipeline.corpora.synthetic"

@@ -1,7 +1,7 @@
 """Unpack downloaded corpus archives (zip, tar, tar.gz) into one standard tree.
 
-    python -m pipeline.corpora.unpack ~/Downloads/grid --to data/GRID
-    python -m pipeline.corpora.unpack lombardgrid_*.zip --corpus lombardgrid --to data/lombard
+    lip2speech unpack ~/Downloads/grid --to data/GRID        # or python -m pipeline.corpora.unpack
+    lip2speech unpack lombardgrid_*.zip --corpus lombardgrid --to data/lombard
 
 Arguments are archives or folders holding them. Each corpus module says where a member goes
 (`grid.unpacked_path`: `video/sN/ID.mpg`, `audio/sN/ID.wav`, `audio_25k/sN/ID.wav`,
@@ -121,8 +121,11 @@ def report(root: Path) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv: list[str] | None = None, prog: str | None = None) -> None:
+    description, examples, details = __doc__.split("\n\n", 2)
+    parser = argparse.ArgumentParser(prog=prog, description=f"{description}\n\n{details}",
+                                     epilog="examples:\n" + examples.replace("    ", "  ", 1).replace("\n    ", "\n  "),
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("paths", nargs="+", type=Path, help="archives, or folders holding them")
     parser.add_argument("--to", type=Path, required=True, help="the tree to unpack into (corpus.root)")
     parser.add_argument("--corpus", choices=sorted(DESTINATIONS), default="grid")

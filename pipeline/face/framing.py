@@ -1,7 +1,7 @@
 """How each mouth-crop mode frames real mouths: the landmarks mapped into the crops by the stored
 transforms, measured per video and summarised per mode.
 
-    python -m pipeline.face.framing [VIDEO ...]   # default: the real GRID videos of tests/data
+    lip2speech framing [VIDEO ...]   # or python -m pipeline.face.framing; default: the real GRID videos of tests/data
 
 Per mode, over the videos (dlib landmarks, as the landmarks stage finds them):
 - centre x, y: the mouth's centre (mean of points 49-68) as a share of the crop, mean ± std
@@ -97,11 +97,14 @@ def table(figures: dict[str, dict[str, float]]) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None, prog: str | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog=prog, description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n  lip2speech framing                       # the real GRID videos of tests/data\n"
+               "  lip2speech framing a.mp4 b.mp4")
     parser.add_argument("videos", nargs="*", type=Path, help="videos of one speaking face each")
-    videos = parser.parse_args().videos or sorted(TEST_VIDEOS.glob("*.mpg"))
+    videos = parser.parse_args(argv).videos or sorted(TEST_VIDEOS.glob("*.mpg"))
     log.info("%d videos: %s", len(videos), ", ".join(v.name for v in videos))
     print(table(measure(videos)))
 

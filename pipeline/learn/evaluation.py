@@ -39,7 +39,16 @@ from pipeline.learn.dataset import Sample
 from pipeline.learn.inference import Synthesiser
 from pipeline.learn.normalization import Normalizer
 from pipeline.learn.scoring import RECORDING, Spoken, recording
-from pipeline.learn.uncertainty import bootstrap_means, column, gap_closed, interval, resamples, with_interval
+from pipeline.learn.uncertainty import (
+    bootstrap_means,
+    column,
+    gap_closed,
+    interval,
+    interval_of,
+    resamples,
+    too_few,
+    with_interval,
+)
 
 CONDITIONS = ("model", "oracle", "mean")
 METRICS = ("mcd_db", "mse", "stoi", "estoi", "pesq", "pesq_nb8", "pesq_nb16", "wer")
@@ -118,18 +127,21 @@ def summarise(per_utterance: dict[str, dict], speaker_of: dict[str, str]) -> dic
     """Means over utterances: the model's at the top level (with its per-slot word accuracy),
     the references under their names, the same per speaker, and the share of the MCD gap closed;
     each mean with its 95 % bootstrap interval over the utterances (`NAME_ci_low`,
-    `NAME_ci_high`: pipeline.learn.uncertainty)."""
+    `NAME_ci_high`: pipeline.learn.uncertainty); a block of fewer utterances than an interval needs
+    has null intervals and says so under `intervals`."""
     def means(ids: list[str]) -> dict:
         draws = resamples(len(ids))
 
         def averaged(block: dict, condition: str, metric: str) -> np.ndarray:
-            values = [per_utterance[i][condition][metric] for i in ids]
-            block[metric] = _mean(values)
-            drawn = bootstrap_means(column(values), draws)
-            with_interval(block, metric, interval(drawn))
-            return drawn
+            values = column([per_utterance[i][condition][metric] for i in ids])
+            block[metric] = _mean(list(values[~np.isnan(values)]))
+            with_interval(block, metric, interval_of(values, draws))
+            return bootstrap_means(values, draws)
 
         block: dict[str, Any] = {}
+        short = too_few(len(ids))
+        if short:
+            block["intervals"] = short
         drawn = {metric: averaged(block, "model", metric) for metric in (*METRICS, "lipreading_wer")}
         judged = [per_utterance[i]["model"]["slots_correct"] for i in ids
                   if "slots_correct" in per_utterance[i]["model"]]
@@ -145,7 +157,7 @@ def summarise(per_utterance: dict[str, dict], speaker_of: dict[str, str]) -> dic
         known = model is not None and oracle is not None and mean is not None and mean > oracle
         block["mcd_gap_closed"] = round((mean - model) / (mean - oracle), 4) if known else None
         gap = gap_closed(drawn["mcd_db"], references["oracle.mcd_db"], references["mean.mcd_db"])
-        with_interval(block, "mcd_gap_closed", interval(gap) if known else None)
+        with_interval(block, "mcd_gap_closed", interval(gap) if known and not short else None)
         return block
 
     ids = sorted(per_utterance)

@@ -1,7 +1,7 @@
-"""The DVC stages, one module each, and the command line that runs them (what dvc.yaml calls):
+"""The DVC stages, one module each, and how each runs from the command line (what dvc.yaml calls):
 
-    python -m pipeline STAGE [--params params.yaml] [--PATH-NAME PATH ...]
-    python -m pipeline --help            # the stages
+    python -m pipeline STAGE [--params params.yaml] [--PATH-NAME PATH ...]   # or: lip2speech STAGE
+    python -m pipeline --help            # the stages and the other commands (pipeline/__main__.py)
     python -m pipeline landmarks --help  # one stage's paths and their defaults
 
 A stage module defines `run(...)` and `STAGE`, the one declaration of what it reads and writes:
@@ -76,8 +76,11 @@ class Stage:
     def paths(self) -> dict[str, str]:
         return {**self.inputs, **self.outputs}
 
-    def parser(self) -> argparse.ArgumentParser:
-        parser = argparse.ArgumentParser(prog=f"python -m pipeline {self.name}", description=self.description)
+    def parser(self, prog: str | None = None) -> argparse.ArgumentParser:
+        parser = argparse.ArgumentParser(
+            prog=prog or f"python -m pipeline {self.name}", description=self.description,
+            epilog=f"example: {prog or 'python -m pipeline ' + self.name} --params params.yaml   "
+                   "(the paths default to dvc.yaml's)")
         parser.add_argument("--params", type=Path, default=params_io.DEFAULT_PATH,
                             help="params file (default: %(default)s)")
         for kind, paths in (("input", self.inputs), ("output", self.outputs)):
@@ -86,8 +89,8 @@ class Stage:
                                     metavar="PATH", help=f"{kind} (default: %(default)s)")
         return parser
 
-    def main(self, argv: list[str]) -> Any:
-        args = self.parser().parse_args(argv)
+    def main(self, argv: list[str], prog: str | None = None) -> Any:
+        args = self.parser(prog).parse_args(argv)
         log = logging.getLogger(self.run.__module__)
 
         def body() -> Any:
@@ -103,17 +106,3 @@ def load(name: str) -> Stage:
     if name not in STAGES:
         raise KeyError(f"no stage {name!r}; stages: {', '.join(STAGES)}")
     return importlib.import_module(f"{__name__}.{name}").STAGE
-
-
-def main(argv: list[str] | None = None) -> None:
-    """`python -m pipeline STAGE [args]`."""
-    argv = sys.argv[1:] if argv is None else list(argv)
-    if not argv or argv[0] not in STAGES:
-        listing = "\n".join(f"  {name:<12} {load(name).description}" for name in STAGES)
-        usage = f"usage: python -m pipeline STAGE [--help | options]\n\nstages (in pipeline order):\n{listing}\n"
-        if argv and argv[0] in ("-h", "--help"):
-            print(usage)
-            return
-        sys.stderr.write((f"unknown stage {argv[0]!r}\n" if argv else "") + usage)
-        sys.exit(2)
-    load(argv[0]).main(argv[1:])

@@ -10,8 +10,9 @@ import soundfile
 import torch
 
 from pipeline.corpora import grid
-from pipeline.learn.evaluation import CONDITIONS, METRICS
+from pipeline.learn.evaluation import CONDITIONS, METRICS, summarise
 from pipeline.learn.scoring import RECORDING, sample_ids
+from pipeline.learn.uncertainty import MIN_UTTERANCES
 from tests.conftest import SEQUENTIAL, evaluate
 
 
@@ -29,12 +30,7 @@ def test_metrics_file_has_every_metric_for_model_references_and_speakers(evaluat
         assert block["oracle"]["mse"] == 0.0 and block["mse"] > 0 and 0 < block["stoi"] <= 1
         assert 0 <= block[RECORDING]["wer"] <= 1 and set(block["slot_accuracy"]) == set(grid.SLOT_NAMES)
         assert all(0 <= accuracy <= 1 for accuracy in block["slot_accuracy"].values())
-        # Every mean with its 95 % bootstrap interval, flat next to it.
-        for figures, names in ((block, (*METRICS, "mcd_gap_closed")), (block["oracle"], METRICS),
-                               (block["mean"], METRICS), (block[RECORDING], ("wer",))):
-            for name in names:
-                low, high = figures[f"{name}_ci_low"], figures[f"{name}_ci_high"]
-                assert low <= figures[name] <= high, (name, low, figures[name], high)
+        check_intervals(block)
         assert block["lipreading_wer"] is None and block["lipreading_wer_ci_low"] is None  # no head here
 
     check(summary)
@@ -59,6 +55,38 @@ def test_metrics_file_has_every_metric_for_model_references_and_speakers(evaluat
         lengths = {soundfile.info(tmp_path / "data" / "samples" / utterance_id / f"{name}.wav").frames
                    for name in ("recording", *CONDITIONS)}
         assert lengths == {75 * 3 * 294}
+
+
+def check_intervals(block: dict) -> None:
+    """Every mean with its 95 % bootstrap interval, flat next to it; or, for a block of fewer
+    utterances than an interval needs, none (not a zero-width one) and the reason."""
+    enough = block["utterances"] >= MIN_UTTERANCES
+    assert ("intervals" not in block) == enough
+    if not enough:
+        assert block["intervals"] == f"too few utterances to tell ({block['utterances']}; at least " \
+                                     f"{MIN_UTTERANCES} needed)"
+    for figures, names in ((block, (*METRICS, "mcd_gap_closed")), (block["oracle"], METRICS),
+                           (block["mean"], METRICS), (block[RECORDING], ("wer",))):
+        for name in names:
+            low, high = figures[f"{name}_ci_low"], figures[f"{name}_ci_high"]
+            if enough:
+                assert low <= figures[name] <= high, (name, low, figures[name], high)
+            else:
+                assert low is None and high is None, (name, low, high)
+
+
+def test_summaries_give_intervals_from_the_minimum_number_of_utterances(evaluated):
+    """Twelve utterances (the six evaluated, twice under other ids) have intervals; a speaker's
+    six have none, and say why."""
+    _, out = evaluated
+    per_utterance = json.loads((out / "per_utterance.json").read_text())
+    doubled = {f"{i}_{copy}": figures for copy in (1, 2) for i, figures in per_utterance.items()}
+    summary = summarise(doubled, {i: i.split("_")[0] for i in doubled})
+    assert summary["utterances"] == 12 and summary["stoi_ci_low"] < summary["stoi_ci_high"]
+    check_intervals(summary)
+    for block in summary["per_speaker"].values():
+        assert block["utterances"] == 6
+        check_intervals(block)
 
 
 def test_trained_model_lies_between_the_oracle_and_the_speaker_mean(evaluated):

@@ -1,11 +1,12 @@
 """The thesis table, built from a recorded `dvc exp show --json` (trimmed to the fields the table
-reads; the real run of `python -m pipeline.thesis_experiments` at commit a9ce71d, with the
-2-speaker experiment left out to show an unfinished row)."""
+reads; the real run of the thesis experiments (`lip2speech experiments thesis`) at commit a9ce71d,
+with the 2-speaker experiment left out to show an unfinished row)."""
 from __future__ import annotations
 
 import json
 
-from pipeline.thesis_experiments import EXPERIMENTS, PREFIX, experiments_from_show, table
+from pipeline.experiments.runs import experiments_from_show
+from pipeline.experiments.thesis import EXPERIMENTS, PREFIX, table
 from tests.conftest import REPO
 
 RECORDED = json.loads((REPO / "tests" / "data" / "dvc_exp_show.json").read_text())

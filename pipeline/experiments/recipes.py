@@ -1,25 +1,25 @@
 """Why the default recipe is the default: each of its ingredients taken away, one at a time, as a
 DVC experiment, and one markdown table of each run against the default on the same test utterances.
 
-    python -m pipeline.recipe_experiments              # queue what is missing, run it, print the table
-    python -m pipeline.recipe_experiments --table-only # just the table, from existing experiments
-    python -m pipeline.recipe_experiments --out table.md
+    lip2speech experiments recipes               # queue what is missing, run it, print the table
+    lip2speech experiments recipes --table-only  # just the table, from existing experiments
+    lip2speech experiments recipes --out table.md
 
 Every experiment changes the committed params (the default, `recipe-default`) in one respect: the
 encoder's second GRU direction, the speaker embedding, the one-cycle schedule at 3x the learning
 rate (back to the plateau schedule at 0.001), the detached lip-reading head (multi-task instead,
 as the recipe before it had it), and the training seed (how much retraining alone moves the
 figures). They are queued as `dvc exp run --queue -n recipe-NAME -S ...` and run one at a time,
-as pipeline.thesis_experiments does. The table gives each run's
+as pipeline.experiments.thesis does. The table gives each run's
 means with their 95 % bootstrap intervals and, paired on the same test utterances
-(pipeline.compare), the differences from the default whose 95 % interval excludes 0: a recipe
-change is justified when it makes real differences in its favour, and more than a reseed does.
+(pipeline.experiments.compare), the differences from the default that are real after Holm's
+adjustment over every metric compared (so a run with no true difference lists none in at least
+95 % of cases, however many metrics there are): a recipe change is justified when it makes real
+differences in its favour, and more than a reseed does.
 """
 from __future__ import annotations
 
-import logging
-
-from pipeline.thesis_experiments import (
+from pipeline.experiments.runs import (
     EVALUATE,
     TRAIN,
     Experiment,
@@ -31,7 +31,6 @@ from pipeline.thesis_experiments import (
     with_interval,
 )
 
-log = logging.getLogger("pipeline.recipe_experiments")
 PREFIX = "recipe-"
 
 EXPERIMENTS = (
@@ -56,11 +55,15 @@ COLUMNS = (
 
 
 def real_differences(result: dict, default: dict | None, per_utterance: PerUtterance | None) -> str:
-    """The metrics in which the run differs for real from the default (paired, 95 %), with the
-    difference, its interval and which way; `none real` when none does."""
+    """The metrics in which the run differs for real from the default (paired, Holm-adjusted, 95 %),
+    with the difference, its interval and which way; `none real` when none does, or why there is
+    no verdict."""
     differences = paired_with(result, default, per_utterance, "(the default)")
     if isinstance(differences, str):
         return differences
+    notes = sorted({d.note for d in differences.values() if d.note and d.note.startswith("too few")})
+    if notes:
+        return notes[0]
     cells = []
     for metric, label, digits in COLUMNS:
         d = differences[metric]
@@ -97,8 +100,8 @@ def table(results: dict[str, dict], per_utterance: PerUtterance | None = None) -
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> None:
-    command_line(argv, __doc__.splitlines()[0], EXPERIMENTS, PREFIX, table, log)
+def main(argv: list[str] | None = None, prog: str | None = None) -> None:
+    command_line(argv, prog, __doc__, EXPERIMENTS, PREFIX, table)
 
 
 if __name__ == "__main__":

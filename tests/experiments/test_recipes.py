@@ -3,7 +3,7 @@ real from the default on the same test utterances (the experiments as experiment
 them; the per-utterance figures made here, so each verdict is known)."""
 from __future__ import annotations
 
-from pipeline.recipe_experiments import EXPERIMENTS, PREFIX, table
+from pipeline.experiments.recipes import EXPERIMENTS, PREFIX, table
 
 IDS = [f"s{s}_u{u}" for s in (1, 2) for u in range(10)]
 
@@ -47,3 +47,10 @@ def test_each_run_shows_its_intervals_and_only_the_differences_that_are_real():
 def test_without_the_per_utterance_figures_the_table_still_has_every_figure():
     lines = table({PREFIX + "default": _result("r0", 0.717, 0.181)}).splitlines()
     assert "| 0.181 |" in lines[2] and lines[2].endswith("| - |")
+
+
+def test_a_run_on_too_few_utterances_gets_no_verdict():
+    results = {PREFIX + "default": _result("r0", 0.717, 0.181), PREFIX + "plateau": _result("r1", 0.650, 0.300)}
+    runs = {"r0": _per_utterance(5.6, 0.2, count=5), "r1": _per_utterance(6.1, 0.2, count=5)}
+    plateau = next(line for line in table(results, runs.__getitem__).splitlines() if line.startswith("| plateau |"))
+    assert plateau.endswith("| too few utterances to tell (5; at least 10 needed) |")
