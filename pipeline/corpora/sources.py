@@ -40,10 +40,28 @@ def find_candidates(source: Source, root: Path, grid_layout: GridLayout, lombard
     if not root.is_dir():
         raise StageError(f"corpus.root {root} is not a folder (corpus.source: {source})")
     if source in ("synthetic", "grid"):
-        return grid.find_grid(root, grid_layout if source == "grid" else GridLayout())
-    if source == "lombardgrid":
-        return lombard.find_lombardgrid(root, lombard_layout)
-    return find_folder(root, folder)
+        found = grid.find_grid(root, grid_layout if source == "grid" else GridLayout())
+    elif source == "lombardgrid":
+        found = lombard.find_lombardgrid(root, lombard_layout)
+    else:
+        found = find_folder(root, folder)
+    return one_per_id(found)
+
+
+def one_per_id(found: Found) -> Found:
+    """Each utterance id once: of candidates that share an id (two copies of one file under the
+    root), the first by video path is kept and each other one rejected, naming the file kept, so
+    no later stage meets an id twice."""
+    first: dict[str, Candidate] = {}
+    for candidate in sorted(found.candidates, key=lambda c: c.video):
+        if candidate.id in first:
+            kept = first[candidate.id].video
+            found.rejects.append(Reject(candidate.video, f"utterance id {candidate.id} is already {kept}'s "
+                                                         "(a second copy?); kept that one"))
+        else:
+            first[candidate.id] = candidate
+    found.candidates = [c for c in found.candidates if first[c.id] is c]
+    return found
 
 
 def _reason_kind(reason: str) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import pickle
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,30 +69,39 @@ def in_background(video: Path, crop: CropParams, derivatives: bool, landmarks: L
     which imports none of the reader's libraries), the windows coming back pickled through a pipe:
     the pipe's small buffer keeps the process at most about one window ahead (bounded memory)."""
     arguments = pickle.dumps((Path(video), crop, derivatives, landmarks, fps, window, overlap))
-    process = subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE)
-    assert process.stdin is not None and process.stdout is not None
-    try:
-        process.stdin.write(arguments)
-        process.stdin.close()
-        while True:
-            try:
-                item = pickle.load(process.stdout)
-            except EOFError:
-                error = process.stderr.read().decode(errors="replace").strip().splitlines() if process.stderr else []
-                raise MediaError(f"the feature process stopped ({error[-1] if error else 'no message'})") from None
-            if item is None:
-                return
-            if isinstance(item, _Failure):
-                raise MediaError(item.message)
-            yield item
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait()
-        process.stdout.close()
-        if process.stderr is not None:
-            process.stderr.close()
+    # Its stderr (decoder warnings: megabytes for a long damaged video) goes to a file: a pipe that
+    # nobody reads until the end would fill and stop both processes.
+    with tempfile.TemporaryFile() as errors:
+        process = subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                   stderr=errors)
+        assert process.stdin is not None and process.stdout is not None
+        try:
+            process.stdin.write(arguments)
+            process.stdin.close()
+            while True:
+                try:
+                    item = pickle.load(process.stdout)
+                except EOFError:
+                    process.wait()
+                    raise MediaError(f"the feature process stopped ({_last_line(errors)})") from None
+                if item is None:
+                    return
+                if isinstance(item, _Failure):
+                    raise MediaError(item.message)
+                yield item
+        finally:
+            if process.poll() is None:
+                process.kill()
+            process.wait()
+            process.stdout.close()
+
+
+def _last_line(stream, tail: int = 4096) -> str:
+    """The last non-empty line of what a process wrote to `stream` (a file), or "no message"."""
+    stream.seek(0, 2)
+    stream.seek(max(0, stream.tell() - tail))
+    lines = stream.read().decode(errors="replace").strip().splitlines()
+    return lines[-1] if lines else "no message"
 
 
 def main() -> None:

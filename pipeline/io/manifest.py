@@ -6,7 +6,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from pipeline.errors import MissingInput
+from pipeline.errors import MissingInput, StageError
 from pipeline.io.files import write_text
 
 
@@ -71,10 +71,19 @@ def write_manifest(path: Path, utterances: list[Utterance]) -> None:
 
 
 def read_manifest(path: Path) -> list[Utterance]:
+    """The manifest's utterances; StageError for an id it has twice (every stage maps ids to
+    utterances: one would silently stand for both)."""
     if not Path(path).is_file():
         raise MissingInput(f"no manifest at {path}; run the corpus stage")
     with open(path) as lines:
-        return [Utterance.from_dict(json.loads(line)) for line in lines if line.strip()]
+        utterances = [Utterance.from_dict(json.loads(line)) for line in lines if line.strip()]
+    seen: dict[str, str] = {}
+    for utterance in utterances:
+        if utterance.id in seen:
+            raise StageError(f"{path}: utterance id {utterance.id} names two videos, {seen[utterance.id]} and "
+                             f"{utterance.video}; rerun the corpus stage")
+        seen[utterance.id] = utterance.video
+    return utterances
 
 
 def speakers_by_id(utterances: list[Utterance]) -> dict[str, str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import os
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,22 +112,28 @@ def _summary_table(summary: dict) -> str:
             "</table></div>")
 
 
+def link(path: Path, page_dir: Path) -> str:
+    """A `src`/`href` value for `path`, relative to the page: URL-encoded (a `#`, `%`, `?`, space or
+    non-ASCII letter in a speaker folder or id would otherwise point elsewhere), then HTML-escaped."""
+    return html.escape(urllib.parse.quote(Path(os.path.relpath(path, page_dir)).as_posix()))
+
+
 def _utterance(sample: SampleUtterance, page_dir: Path) -> str:
     rows = []
     for condition in CONDITION_ORDER:
         figures = sample.figures.get(condition, {})
-        link = html.escape(Path(os.path.relpath(sample.wavs[condition], page_dir)).as_posix())
+        wav = link(sample.wavs[condition], page_dir)
         cells = "".join(f'<td class="number" data-label="{label}">{_figure(figures.get(key), digits)}</td>'
                         for key, label, digits in FIGURES)
         rows.append(
             f'<tr><td data-label="condition"><strong>{condition}</strong><br>'
             f'<span class="note">{CONDITION_NOTES[condition]}</span></td>'
-            f'<td class="player"><audio controls preload="metadata" src="{link}" '
+            f'<td class="player"><audio controls preload="metadata" src="{wav}" '
             f'data-seconds="{sample.seconds:.3f}"></audio></td>'
             f'<td class="heard" data-label="heard">{heard_html(sample.transcript, figures.get("heard"))}</td>'
             f"{cells}</tr>")
     header = "".join(f"<th>{label}</th>" for _, label, _ in FIGURES)
-    picture = html.escape(Path(os.path.relpath(sample.picture, page_dir)).as_posix())
+    picture = link(sample.picture, page_dir)
     return (f'<section id="{html.escape(sample.id)}"><h2>{html.escape(sample.id)}</h2>'
             f"<p>speaker <strong>{html.escape(sample.speaker)}</strong>; said: "
             f"<strong>{html.escape(sample.transcript) or '(no transcript)'}</strong></p>"

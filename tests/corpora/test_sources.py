@@ -190,6 +190,40 @@ def test_folder_of_own_recordings(tmp_path: Path):
     assert metrics["rejects_by_reason"] == {"no audio": 1}
 
 
+def test_distinct_files_get_distinct_ids_and_a_second_copy_is_rejected_up_front(tmp_path: Path):
+    """`a/b c.mp4` and `a/b_c.mp4` (or `a/x/y.mp4` and `a/x_y.mp4`) would flatten to one id: each
+    keeps it readable with its path's hash after it. Two copies of one Lombard GRID file under the
+    root: the first is kept, the second rejected with the reason, before any later stage."""
+    root = tmp_path / "recordings"
+    for name in ("a/b c.mp4", "a/b_c.mp4", "a/x/y.mp4", "a/x_y.mp4", "a/plain.mp4"):
+        _video(root / name, audio=True)
+    manifest, rejects, _ = _run(tmp_path / "folder", source="folder", root=str(root))
+    ids = sorted(u.id for u in manifest)
+    assert len(ids) == len(set(ids)) == 5 and rejects == {}
+    assert "a_plain" in ids and sum(i.startswith("a_b_c-") for i in ids) == 2 and sum(i.startswith("a_x_y-")
+                                                                                    for i in ids) == 2
+    again, _, _ = _run(tmp_path / "again", source="folder", root=str(root))
+    assert sorted(u.id for u in again) == ids  # the same every time
+
+    lombard = tmp_path / "lombard"
+    _video(lombard / "copy1/lombardgrid/front/s2_l_bbaf2n.mov", audio=True)
+    _video(lombard / "copy2/lombardgrid/front/s2_l_bbaf2n.mov", audio=True)
+    manifest, rejects, metrics = _run(tmp_path / "l", source="lombardgrid", root=str(lombard), max_reject_fraction=0.5)
+    assert [u.id for u in manifest] == ["lombard_s2_l_bbaf2n"] and "copy1" in manifest[0].video
+    assert list(rejects) == ["s2_l_bbaf2n.mov"]
+    assert rejects["s2_l_bbaf2n.mov"].startswith("utterance id lombard_s2_l_bbaf2n is already ") and \
+        "copy1/lombardgrid/front/s2_l_bbaf2n.mov's (a second copy?); kept that one" in rejects["s2_l_bbaf2n.mov"]
+    assert metrics["rejected"] == 1
+
+
+def test_a_manifest_with_an_id_twice_is_refused(tmp_path: Path):
+    row = {"id": "s1_a", "speaker": "s1", "video": "a.mp4", "audio": "video track", "frames": 30, "fps": 25.0,
+           "width": 64, "height": 64, "duration": 1.2, "sample_rate": 16000, "words": []}
+    (tmp_path / "manifest.jsonl").write_text(json.dumps(row) + "\n" + json.dumps({**row, "video": "b.mp4"}) + "\n")
+    with pytest.raises(StageError, match="utterance id s1_a names two videos, a.mp4 and b.mp4"):
+        read_manifest(tmp_path / "manifest.jsonl")
+
+
 def test_checks_are_params(tmp_path: Path):
     root = tmp_path / "GRID"
     _video(root / "video/s1/bbaf2n.mpg", seconds=1.2, audio=True)

@@ -6,10 +6,14 @@ import json
 import re
 import shutil
 import subprocess
+import urllib.parse
 from html.parser import HTMLParser
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
+import soundfile
 
 from pipeline.learn.listening_page import CONDITION_ORDER, SampleUtterance, heard_html, write_listening_page
 from tests.conftest import REPO
@@ -106,23 +110,63 @@ def test_the_page_links_only_relative_files_that_exist(evaluated):
     assert re.search(r'<meta name="viewport" content="width=device-width', text)
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (Debian: apt-get install chromium; "
-                                             "`make test` installs it when run as root)")
-def test_chromium_plays_every_sample_and_shows_every_picture(evaluated, tmp_path: Path):
-    page = _page(evaluated)
+NO_CHROMIUM = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (Debian: apt-get install "
+                                                          "chromium; `make test` installs it when run as root)")
+
+
+def _browser_report(page: Path, profile: Path) -> dict:
+    """What headless Chromium finds on the page: each player's duration (or error), each picture's
+    width, every error or console message."""
     check = page.with_name("browser_check.html")
     check.write_text(page.read_text().replace("<head>", "<head>\n" + CHECK, 1))
-    profile = tmp_path / "profile"
     done = subprocess.run([CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--virtual-time-budget=20000",
                            "--dump-dom", check.as_uri()], capture_output=True, text=True, timeout=180)
     found = re.search(r'<pre id="browser-check">(.*?)</pre>', done.stdout, re.S)
     assert found, done.stdout[-2000:] + done.stderr[-2000:]
-    report = json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+    return json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+
+
+def _every_sample_plays(report: dict, samples: int) -> None:
     assert report["problems"] == []
-    assert len(report["audios"]) == 2 * len(CONDITION_ORDER)
+    assert len(report["audios"]) == samples * len(CONDITION_ORDER)
     for audio in report["audios"]:
         assert audio["error"] is None and abs(audio["duration"] - audio["seconds"]) <= 0.05, audio
-    assert report["images"] and all(image["width"] > 0 for image in report["images"]), report["images"]
+    assert len(report["images"]) == samples and all(image["width"] > 0 for image in report["images"]), \
+        report["images"]
+
+
+def test_links_are_url_encoded_and_load_whatever_the_speaker_and_id_are_called(tmp_path: Path):
+    """A speaker folder and an id with `#`, `%`, `?`, spaces and non-ASCII letters: every link is
+    encoded, points at its file, and (where Chromium is installed) every player and picture loads."""
+    speaker = "spk #1 50% é?"
+    utterance = f"{speaker}_take #2?%ü"
+    samples = tmp_path / "data" / "samples" / utterance
+    samples.mkdir(parents=True)
+    seconds = 1.0
+    wavs = {c: samples / f"{c}.wav" for c in CONDITION_ORDER}
+    for path in wavs.values():
+        soundfile.write(path, 0.3 * np.sin(np.arange(round(seconds * 22050)) / 5.0), 22050, subtype="PCM_16")
+    picture = tmp_path / "plots" / "evaluate" / f"{utterance}.png"
+    picture.parent.mkdir(parents=True)
+    assert cv2.imwrite(str(picture), np.full((40, 80, 3), 128, np.uint8))
+    page = tmp_path / "plots" / "listening.html"
+    write_listening_page(page, {"utterances": 1}, {"decoder": "conv"},
+                         [SampleUtterance(utterance, speaker, "bin blue at f two now", {}, wavs, picture, seconds)])
+    links = Links()
+    links.feed(page.read_text())
+    assert len(links.audio) == len(CONDITION_ORDER) and len(links.images) == 1
+    for src in links.audio + links.images:
+        assert not set(src) & set("#? é") and "%23" in src and "%25" in src and "%3F" in src and "%20" in src, src
+        assert (page.parent / urllib.parse.unquote(src)).is_file(), src
+    if CHROMIUM is not None:
+        _every_sample_plays(_browser_report(page, tmp_path / "profile"), samples=1)
+
+
+@NO_CHROMIUM
+def test_chromium_plays_every_sample_and_shows_every_picture(evaluated, tmp_path: Path):
+    page = _page(evaluated)
+    _every_sample_plays(_browser_report(page, tmp_path / "profile"), samples=2)
+    profile = tmp_path / "profile"
     SCREENSHOT.parent.mkdir(exist_ok=True)
     subprocess.run([CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--window-size=1200,2400",
                     "--virtual-time-budget=10000", f"--screenshot={SCREENSHOT}", page.as_uri()],
