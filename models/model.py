@@ -1,6 +1,9 @@
-"""The whole lip-to-speech model: encoder, optional speaker embedding, a decoder, optional
+"""The whole lip-to-speech model: encoder, optional speaker conditioning, a decoder, optional
 postnet, an optional lip-reading (CTC) head (models.lipreading); its losses; and building it
-from params. `model.ctc_weight` scales the head's loss next to the mel loss (0: no head);
+from params. `model.speaker_embedding` says how the decoder knows whose voice to speak in:
+`table`, a learned vector per training speaker (by index); `voice`, a vector a speaker encoder
+makes from another recording of the speaker (models.speaker: it serves speakers absent from
+training); `none`. `model.ctc_weight` scales the head's loss next to the mel loss (0: no head);
 `model.mel_head_weight` adds a linear mel regression on the decoder's input, a training signal
 for the encoder that inference never uses (0: none).
 """
@@ -18,10 +21,12 @@ from torch import nn
 from models.decoders import ConvDecoder, FlowDecoder, MLPDecoder, Postnet
 from models.encoder import Encoder
 from models.lipreading import CHARACTERS, LipReadingHead, Units
+from models.speaker import VoiceEncoder
 from pipeline.errors import ParamsError
 
 Decoder = Literal["mlp", "conv", "flow"]  # `decoder` in params.yaml
 DECODERS = typing.get_args(Decoder)
+SpeakerConditioning = Literal["table", "voice", "none"]  # `model.speaker_embedding`
 
 
 @dataclass(frozen=True)
@@ -40,7 +45,7 @@ class ModelParams:
     flow_dropout: float = 0.0  # flow: dropout on the previous frames its coupling sees, in training
     sigma: float = 1.0  # flow: training noise scale and default sampling scale
     postnet: bool = False
-    speaker_embedding: bool = True
+    speaker_embedding: SpeakerConditioning = "table"
     mel_loss: Literal["mse", "l1+mse"] = "mse"  # mlp, conv: on the normalised mel
     ctc_weight: float = 1.0  # lip-reading head on the encoder; 0: none
     ctc_units: Units = "words"  # what the head reads: characters | words (of the training transcripts)
@@ -76,7 +81,8 @@ class LipToSpeech(nn.Module):
                                params.dropout)
         features = self.encoder.out_features
         self.decoder: MLPDecoder | ConvDecoder | FlowDecoder
-        self.speaker = nn.Embedding(shapes.n_speakers, features) if params.speaker_embedding else None
+        self.speaker = nn.Embedding(shapes.n_speakers, features) if params.speaker_embedding == "table" else None
+        self.voice = VoiceEncoder(shapes.n_mels, features) if params.speaker_embedding == "voice" else None
         if decoder == "mlp":
             self.decoder = MLPDecoder(features, shapes.frames, shapes.n_mels, shapes.k, params.mlp_hidden,
                                       params.dropout, shapes.output)
@@ -96,22 +102,33 @@ class LipToSpeech(nn.Module):
         self.ctc = (LipReadingHead(features, vocabulary, params.ctc_units, params.ctc_hidden, params.ctc_detach)
                     if params.ctc_weight > 0 else None)
 
-    def encode(self, video: torch.Tensor, lengths: torch.Tensor, speakers: torch.Tensor) -> torch.Tensor:
-        return self._decoder_input(self.encoder(video, lengths), speakers)
+    def encode(self, video: torch.Tensor, lengths: torch.Tensor, speakers: torch.Tensor,
+               voice: torch.Tensor | None = None, voice_lengths: torch.Tensor | None = None) -> torch.Tensor:
+        return self._decoder_input(self.encoder(video, lengths), speakers, voice, voice_lengths)
 
-    def _decoder_input(self, features: torch.Tensor, speakers: torch.Tensor) -> torch.Tensor:
+    def _decoder_input(self, features: torch.Tensor, speakers: torch.Tensor, voice: torch.Tensor | None,
+                       voice_lengths: torch.Tensor | None) -> torch.Tensor:
+        """The encoder's features plus the speaker vector: the table's row of each speaker index,
+        or the voice encoder's vector of each enrolment recording (`voice`, (B, n_mels, L)
+        normalised log-mel, and its lengths)."""
         if self.speaker is not None:
             features = features + self.speaker(speakers)[:, None, :]
+        if self.voice is not None:
+            if voice is None or voice_lengths is None:
+                raise ValueError("this model conditions on an enrolment recording of the speaker "
+                                 "(model.speaker_embedding: voice): pass `voice` and `voice_lengths`")
+            features = features + self.voice(voice, voice_lengths)[:, None, :]
         return features
 
-    def forward(self, video, video_lengths, speakers, mel=None, mel_lengths=None,
-                lipread: bool = True) -> dict[str, torch.Tensor]:
+    def forward(self, video, video_lengths, speakers, mel=None, mel_lengths=None, lipread: bool = True,
+                voice=None, voice_lengths=None) -> dict[str, torch.Tensor]:
         """Training outputs: {"mel", "mel_before_postnet"} for mlp/conv; {"z", "log_s"} for flow;
         {"mel_head"} with the mel head; and {"ctc_log_probs"} (B, T, classes) with the lip-reading
         head, unless `lipread` is false (a batch with no transcript: the head then stays out of
-        the graph, which DDP must know of)."""
+        the graph, which DDP must know of). `voice`, `voice_lengths`: the enrolment recordings of
+        a `voice`-conditioned model."""
         encoded = self.encoder(video, video_lengths)
-        features = self._decoder_input(encoded, speakers)
+        features = self._decoder_input(encoded, speakers, voice, voice_lengths)
         outputs = {} if self.ctc is None or not lipread else {"ctc_log_probs": self.ctc(encoded, video_lengths)}
         if self.mel_head is not None:
             outputs["mel_head"] = self.mel_head(features.transpose(1, 2))
@@ -160,9 +177,10 @@ class LipToSpeech(nn.Module):
 
     @torch.no_grad()
     def infer(self, video, video_lengths, speakers, sigma: float | None = None,
-              generator: torch.Generator | None = None) -> torch.Tensor:
+              generator: torch.Generator | None = None, voice: torch.Tensor | None = None,
+              voice_lengths: torch.Tensor | None = None) -> torch.Tensor:
         """Predicted mel (B, n_mels, k*T), normalised like the training targets."""
-        features = self.encode(video, video_lengths, speakers)
+        features = self.encode(video, video_lengths, speakers, voice, voice_lengths)
         if isinstance(self.decoder, FlowDecoder):
             return self.decoder.infer(features, video_lengths * self.shapes.k, sigma, generator)
         mel = self.decoder(features)
@@ -178,6 +196,8 @@ class LipToSpeech(nn.Module):
     def from_config(cls, config: dict) -> LipToSpeech:
         # Configs written before a field existed mean what the model then was.
         model = {"ctc_weight": 0.0, "ctc_units": "characters", "ctc_hidden": 0, "ctc_detach": False, **config["model"]}
+        if isinstance(model.get("speaker_embedding"), bool):  # before `voice`: true was the table
+            model["speaker_embedding"] = "table" if model["speaker_embedding"] else "none"
         return cls(config["decoder"], ModelParams(**model), Shapes(**config["shapes"]),
                    tuple(config.get("vocabulary", CHARACTERS)))
 

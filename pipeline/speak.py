@@ -1,6 +1,7 @@
 """Speak for one video of a speaking face: the whole chain, with the code the stages use.
 
-    lip2speech speak VIDEO -o OUT.wav [--model data/model.pt] [--speaker s1]   # or python -m pipeline.speak
+    lip2speech speak VIDEO -o OUT.wav [--model data/model.pt] [--speaker s1 | --voice FILE]
+    python -m pipeline.speak ...                 # the same
 
 Any container frame rate, or a variable one: the video is resampled by its timestamps to the rate
 the model was trained at, so the speech stays in step with it. Long recordings stream through in
@@ -10,8 +11,11 @@ the checkpoint's mouth crop and features (pipeline.face.stream, in a process of 
 works ahead while this one runs the model and the vocoder), normalisation, and the model; the
 mels crossfade over the overlaps and are vocoded block by block (`evaluate.vocoder`) straight into
 the wav, which lasts as long as the video. A window without a findable face speaks silence (with a warning).
-An unreadable video, a video without a face anywhere or an unknown speaker ends with a one-line
-reason and exit status 1.
+Whose voice: a model with a speaker table speaks as a training speaker (`--speaker`, the first by
+default); a voice-conditioned model as the speaker of a recording (`--voice FILE`: a wav, or a
+video with sound, e.g. from before the voice was lost). An unreadable video, a video without a face
+anywhere, an unknown speaker or a voice model without a recording ends with a one-line reason and
+exit status 1.
 """
 from __future__ import annotations
 
@@ -73,24 +77,38 @@ def model_windows(video: Path, synthesiser: Synthesiser, landmarks: LandmarksPar
         yield synthesiser.normalizer.video(window.features)
 
 
+def enrolment_of(synthesiser: Synthesiser, speaker: str | None, voice: Path | None) -> torch.Tensor | None:
+    """The model's voice conditioning for `--speaker` and `--voice`, checked before any work: an
+    unknown speaker or a voice model without a recording fails; what the model does not use is
+    said to change nothing."""
+    synthesiser.speaker_index(speaker)
+    if speaker is not None and synthesiser.conditioning != "table":
+        log.warning("this model has no speaker table (model.speaker_embedding: %s); --speaker changes nothing",
+                    synthesiser.conditioning)
+    if voice is not None and synthesiser.conditioning != "voice":
+        log.warning("this model does not condition on a recording (model.speaker_embedding: %s); --voice changes "
+                    "nothing", synthesiser.conditioning)
+    return synthesiser.enrolment(synthesiser.recording_mel(voice) if voice is not None else None)
+
+
 def speech_mel(video: Path, synthesiser: Synthesiser, landmarks: LandmarksParams, evaluate: EvaluateParams,
-               speaker: str | None = None) -> np.ndarray:
+               speaker: str | None = None, voice: Path | None = None) -> np.ndarray:
     """The whole predicted log-mel (n_mels, k*T) of a video, as `speak` makes it (for tests and
     notebooks: it holds the whole mel in memory)."""
+    enrolled = enrolment_of(synthesiser, speaker, voice)
     with tqdm(disable=True) as bar:
         windows = model_windows(video, synthesiser, landmarks, evaluate, Progress(), bar, background=False)
         return np.concatenate(list(synthesiser.predict_windows(windows, evaluate.overlap, speaker, evaluate.sigma,
-                                                               evaluate.seed)), axis=1)
+                                                               evaluate.seed, enrolled)), axis=1)
 
 
 def speak(video: Path, out: Path, model_path: Path, landmarks: LandmarksParams, evaluate: EvaluateParams,
-          speaker: str | None = None) -> float:
-    """Write the speech for `video` to `out` (in bounded memory); returns its duration in seconds."""
+          speaker: str | None = None, voice: Path | None = None) -> float:
+    """Write the speech for `video` to `out` (in bounded memory); returns its duration in seconds.
+    `speaker`: the voice of a training speaker (a model with a speaker table); `voice`: a recording
+    of the speaker to speak for (a wav, or a video with sound; a voice-conditioned model)."""
     synthesiser = Synthesiser.load(model_path, evaluate.vocoder, evaluate.device)
-    synthesiser.speaker_index(speaker)  # an unknown speaker fails before any work
-    if speaker is not None and synthesiser.model.speaker is None:
-        log.warning("this model has no speaker conditioning (model.speaker_embedding: false); "
-                    "--speaker changes nothing")
+    enrolled = enrolment_of(synthesiser, speaker, voice)
     fps, rate = synthesiser.fps, synthesiser.audio.sample_rate
     progress = Progress()
     threads = torch.get_num_threads()
@@ -103,7 +121,7 @@ def speak(video: Path, out: Path, model_path: Path, landmarks: LandmarksParams, 
             windows = model_windows(video, synthesiser, landmarks, evaluate, progress, bar)
             # Three stages at once: face tracking (its own process), the model (a thread), the vocoder (here).
             mels = prefetched(synthesiser.predict_windows(windows, evaluate.overlap, speaker, evaluate.sigma,
-                                                          evaluate.seed))
+                                                          evaluate.seed, enrolled))
             with soundfile.SoundFile(partial, "w", rate, 1, "PCM_16", format="WAV") as wav:
                 for chunk in synthesiser.vocode_stream(mels, fps):
                     wav.write(chunk)
@@ -125,18 +143,23 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog=prog, description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n  lip2speech speak clip.mp4 -o speech.wav\n"
-               "  lip2speech speak clip.mpg -o speech.wav --model data/model.pt --speaker s2")
+               "  lip2speech speak clip.mpg -o speech.wav --model data/model.pt --speaker s2\n"
+               "  lip2speech speak clip.mp4 -o speech.wav --voice before_surgery.wav   # a voice-conditioned model")
     parser.add_argument("video", type=Path)
     parser.add_argument("-o", "--out", type=Path, required=True, help="wav to write")
     parser.add_argument("--model", type=Path, default=Path("data/model.pt"))
-    parser.add_argument("--speaker", help="voice to use, when the model has speaker conditioning")
+    parser.add_argument("--speaker", help="a training speaker's voice (a model with model.speaker_embedding: table)")
+    parser.add_argument("--voice", type=Path, metavar="FILE",
+                        help="a recording of the speaker to speak for, a wav or a video with sound: its voice "
+                             "(a model with model.speaker_embedding: voice)")
     parser.add_argument("--params", type=Path, default=params_io.DEFAULT_PATH,
                         help="for the landmarks and evaluate sections")
     args = parser.parse_args(argv)
 
     def body() -> float:
         sections = params_io.sections(args.params, SECTIONS)
-        return speak(args.video, args.out, args.model, sections["landmarks"], sections["evaluate"], args.speaker)
+        return speak(args.video, args.out, args.model, sections["landmarks"], sections["evaluate"], args.speaker,
+                     args.voice)
 
     run_command(log, body)
 

@@ -18,7 +18,7 @@ from pipeline.learn.training import TrainParams
 REPO = Path(__file__).resolve().parents[1]
 # The settings the tests were calibrated on (the thesis' encoder and schedule), small.
 TINY_MODEL = ModelParams(width=0.125, gru_hidden=16, mlp_hidden=32, conv_channels=16, flow_hidden=16,
-                         bidirectional=False, speaker_embedding=False, ctc_weight=0.0)
+                         bidirectional=False, speaker_embedding="none", ctc_weight=0.0)
 # On the CPU, also where a GPU is present: tests compare these runs with CPU figures, bit for bit.
 TINY_TRAIN = TrainParams(batch_size=2, lr=1e-3, schedule="plateau", max_epochs=2, window=16, device="cpu")
 FAST = EvaluateParams(vocoder=VocoderParams(iterations=16), samples=2)

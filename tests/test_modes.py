@@ -17,6 +17,7 @@ from pipeline.audio.mels import AudioParams
 from pipeline.audio.vocoder import VocoderParams
 from pipeline.compute.parallel import ParallelParams
 from pipeline.corpora.synthetic.generator import SyntheticParams, generate_corpus
+from pipeline.errors import StageError
 from pipeline.face.crop import CropParams
 from pipeline.face.landmarks import LandmarksParams
 from pipeline.io.manifest import read_manifest
@@ -87,27 +88,67 @@ def test_minmax_normalisation_gives_a_sigmoid_model_through_evaluate_and_speak(t
     assert seconds == pytest.approx(3.0, abs=1e-3) and np.isfinite(audio).all() and np.abs(audio).max() > 1e-3
 
 
-def test_unseen_speakers_fall_back_to_the_train_mean_voice(tmp_path: Path):
-    corpus = tmp_path / "corpus"
+@pytest.fixture(scope="module")
+def three_speakers(tmp_path_factory) -> Path:
+    corpus = tmp_path_factory.mktemp("three_speakers")
     generate_corpus(corpus, SyntheticParams(speakers=3, utterances_per_speaker=2, seed=5), SEQUENTIAL)
-    split = SplitParams(mode="unseen", val_speakers=["s2"], test_speakers=["s3"])
-    result = _pipeline(corpus, tmp_path / "run", split)
+    return corpus
+
+
+UNSEEN = SplitParams(mode="unseen", val_speakers=["s2"], test_speakers=["s3"])
+
+
+@pytest.mark.parametrize("conditioning", ["none", "voice"])
+def test_unseen_speakers_train_and_evaluate_with_no_parameter_of_their_own(three_speakers, tmp_path: Path,
+                                                                          conditioning: str):
+    """Under an unseen-speaker split, `none` and `voice` train and evaluate; no trained parameter
+    belongs to a speaker absent from training (there is no table; the stats name the training
+    speakers only); the voice model speaks for s3 from another recording of s3 (`speak --voice`)
+    and refuses to speak without one; the mean-voice reference falls back to the train mean."""
+    model = dataclasses.replace(TINY_MODEL, speaker_embedding=conditioning)
+    result = _pipeline(three_speakers, tmp_path / "run", UNSEEN, model=model)
     _check(result)
     assert list(result["summary"]["per_speaker"]) == ["s3"]
+    checkpoint = result["checkpoint"]
+    assert checkpoint["stats"]["speakers"] == ["s1"] and checkpoint["config"]["model"]["speaker_embedding"] == \
+        conditioning
+    assert not any(name.startswith("speaker.") for name in checkpoint["state_dict"])
+    assert any(name.startswith("voice.") for name in checkpoint["state_dict"]) == (conditioning == "voice")
     # s3 has no train utterance: its "mean" reference is the train split's mean mel.
     splits = json.loads(result["split"].read_text())
     speakers = {u.id: u.speaker for u in read_manifest(result["manifest"])}
-    train_mean = np.asarray(result["checkpoint"]["stats"]["mel"]["mean"], np.float32)
+    train_mean = np.asarray(checkpoint["stats"]["mel"]["mean"], np.float32)
     means = speaker_mean_mels(StoreReader(result["mels"]), splits["train"], speakers)
     np.testing.assert_allclose(means["s3"], train_mean, atol=1e-5)  # the stats keep 6 decimals
     store = StoreReader(result["mels"])
     own = np.concatenate([store.read(i, ["mel"])["mel"] for i in splits["train"] if speakers[i] == "s1"])
     np.testing.assert_allclose(means["s1"], own.mean(axis=0, dtype=np.float64), atol=1e-5)  # its own train mels'
     assert sorted(means) == sorted(set(speakers.values()))
+    if conditioning == "voice":
+        videos = {u.id: Path(u.video) for u in read_manifest(result["manifest"])}
+        video, recording = (videos[i] for i in sorted(splits["test"]))  # two of s3's
+        seconds = speak(video, tmp_path / "s3.wav", result["model"], LandmarksParams(), FAST, voice=recording)
+        assert seconds == pytest.approx(3.0, abs=1e-3)
+        synthesiser = Synthesiser.load(result["model"], FAST.vocoder, "cpu")
+        voices = [speech_mel(video, synthesiser, LandmarksParams(), FAST, voice=recording),
+                  speech_mel(video, synthesiser, LandmarksParams(), FAST, voice=video)]
+        assert np.abs(voices[0] - voices[1]).mean() > 1e-5  # the recording changes the voice
+        with pytest.raises(StageError, match="give one .speak --voice FILE."):
+            speak(video, tmp_path / "none.wav", result["model"], LandmarksParams(), FAST)
+
+
+def test_a_speaker_table_refuses_a_split_whose_speakers_it_has_not_seen(three_speakers, tmp_path: Path):
+    model = dataclasses.replace(TINY_MODEL, speaker_embedding="table")
+    with pytest.raises(StageError) as refused:
+        _pipeline(three_speakers, tmp_path / "run", UNSEEN, model=model)
+    assert str(refused.value) == ("model.speaker_embedding: table has no trained vector for speakers absent from "
+                                  "training (val: s2; test: s3); use voice (a vector from another recording of the "
+                                  "speaker) or none")
+    assert not (tmp_path / "run" / "model.pt").exists()
 
 
 def test_postnet_and_speaker_embedding_and_speak_with_a_speaker(tiny_corpus, tmp_path: Path):
-    model = dataclasses.replace(TINY_MODEL, postnet=True, speaker_embedding=True)
+    model = dataclasses.replace(TINY_MODEL, postnet=True, speaker_embedding="table")
     result = _pipeline(tiny_corpus[0], tmp_path, model=model)
     _check(result)
     checkpoint = result["checkpoint"]

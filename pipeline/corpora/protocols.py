@@ -10,7 +10,7 @@ it is `<speaker>_<id>`, as the `grid` source names it.
 | thesis-s1, thesis-s1s2 | per speaker (s1; s1 and s2), ids by name: the first 900, the next 50, the rest (to 1000) |
 | grid4 | `train_4` / `val_4` / `test_4` (s1, s2, s4, s29) |
 | grid33 | `overlap_train` less a carved val / carved from `overlap_train` / `overlap_val` |
-| unseen | `unseen_splits`' train / val / test (VCA-GAN: 15 / 7 / 10 speakers) |
+| unseen | `unseen_splits`' train / val / test (VCA-GAN: 16 / 7 / 10 speakers) |
 | unseen-lipnet | `lipnet_unseen_train` less a carved val / carved / `lipnet_unseen_val` (s1, s2, s20, s22) |
 
 GRID-33 and LipNet's unseen split publish no validation list: `VAL_SHARE` of each speaker's

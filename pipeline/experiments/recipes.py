@@ -36,7 +36,7 @@ PREFIX = "recipe-"
 EXPERIMENTS = (
     Experiment("default"),
     Experiment("one-direction", {"model.bidirectional": "false"}),
-    Experiment("no-speaker-embedding", {"model.speaker_embedding": "false"}),
+    Experiment("no-speaker-embedding", {"model.speaker_embedding": "none"}),
     Experiment("plateau", {"train.schedule": "plateau", "train.lr": "0.001"}),
     Experiment("multi-task", {"model.ctc_detach": "false", "model.ctc_weight": "0.1"}),
     Experiment("seed-1", {"train.seed": "1"}),

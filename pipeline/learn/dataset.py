@@ -1,4 +1,5 @@
-"""PyTorch access to the feature stores: (video features, mel, speaker index, utterance id, text).
+"""PyTorch access to the feature stores: (video features, mel, speaker index, utterance id, text,
+and for a voice-conditioned model the mel of an enrolment utterance: another of the speaker's).
 
     dataset = LipSpeechDataset.from_files("data/split.json", "train", "data/features", "data/mels",
                                           "data/stats.json", "data/manifest.jsonl", normalize="standard")
@@ -44,9 +45,10 @@ log = logging.getLogger(__name__)
 class Sample:
     video: torch.Tensor  # C x T x S x S, the stored integers
     mel: torch.Tensor  # n_mels x kT, raw log-mel
-    speaker: int
+    speaker: int  # its row in the speaker table (-1: a speaker the table has none for)
     id: str
     text: str = ""  # the transcript, for whole utterances only (a window's text is unknown)
+    voice: torch.Tensor | None = None  # n_mels x L raw log-mel of its enrolment utterance (voice conditioning)
 
 
 @dataclass
@@ -58,11 +60,31 @@ class Batch:
     speakers: torch.Tensor  # B
     ids: list[str]
     texts: list[str]
+    voice: torch.Tensor | None = None  # B x n_mels x L, raw, zero-padded (voice conditioning)
+    voice_lengths: torch.Tensor | None = None  # B (0: no enrolment utterance)
 
     def pin_memory(self) -> Batch:
         """Page-locked copies, so copies to the GPU run asynchronously (DataLoader pin_memory)."""
         return Batch(self.video.pin_memory(), self.mel.pin_memory(), self.video_lengths.pin_memory(),
-                     self.mel_lengths.pin_memory(), self.speakers.pin_memory(), self.ids, self.texts)
+                     self.mel_lengths.pin_memory(), self.speakers.pin_memory(), self.ids, self.texts,
+                     None if self.voice is None else self.voice.pin_memory(),
+                     None if self.voice_lengths is None else self.voice_lengths.pin_memory())
+
+
+ENROLMENT_FRAMES = 250  # video frames of an enrolment utterance the voice encoder hears (10 s at 25 fps)
+
+
+def enrolments(ids: list[str], speaker_of: dict[str, str]) -> dict[str, str | None]:
+    """{id: the utterance whose recording says whose voice it is}: the next id of the same speaker
+    among `ids`, sorted, wrapping around (deterministic, never itself); None for a speaker with one."""
+    by_speaker: dict[str, list[str]] = {}
+    for utterance_id in sorted(ids):
+        by_speaker.setdefault(speaker_of[utterance_id], []).append(utterance_id)
+    chosen: dict[str, str | None] = {}
+    for own in by_speaker.values():
+        for index, utterance_id in enumerate(own):
+            chosen[utterance_id] = own[(index + 1) % len(own)] if len(own) > 1 else None
+    return chosen
 
 
 class LipSpeechDataset(Dataset):
@@ -70,7 +92,10 @@ class LipSpeechDataset(Dataset):
 
     def __init__(self, ids: list[str], features: StoreReader, mels: StoreReader, stats: dict,
                  speaker_of: dict[str, str], normalize: Normalization = "standard", window: int | None = None,
-                 stride: int | None = None, seed: int = 0, text_of: dict[str, str] | None = None) -> None:
+                 stride: int | None = None, seed: int = 0, text_of: dict[str, str] | None = None,
+                 voices: bool = False) -> None:
+        """`voices`: each sample comes with its enrolment utterance's mel (`enrolments` among these
+        ids), for a voice-conditioned model."""
         self.ids = [i for i in ids if i in features and i in mels]
         if len(self.ids) < len(ids):
             absent = sorted(set(ids) - set(self.ids))
@@ -80,9 +105,14 @@ class LipSpeechDataset(Dataset):
             raise StageError(f"none of the {len(ids)} ids is in both stores ({features.path}, {mels.path})")
         self.features, self.mels = features, mels
         self.normalizer = Normalizer(stats, normalize)
-        speakers = stats["speakers"]
-        self.speaker_index = {s: i for i, s in enumerate(speakers)}
+        self.speaker_index = {s: i for i, s in enumerate(stats["speakers"])}
         self.speaker_of = speaker_of
+        self.enrolment = enrolments(self.ids, speaker_of) if voices else {}
+        if voices:
+            alone = sorted({speaker_of[i] for i, other in self.enrolment.items() if other is None})
+            if alone:
+                log.warning("%d speakers have one utterance here, none to enrol their voice from (e.g. %s): "
+                            "they are spoken with no voice vector", len(alone), ", ".join(alone[:3]))
         self.text_of = text_of or {}
         self.k = mels.lengths[self.ids[0]] // features.lengths[self.ids[0]]
         self.window, self.stride, self.seed, self.epoch = window, stride, seed, 0
@@ -131,10 +161,20 @@ class LipSpeechDataset(Dataset):
         first, last = self._window(index, epoch, utterance_id, start)
         video = self.features.read(utterance_id, ["video"])["video"][first:last]
         mel = self.mels.read(utterance_id, ["mel"])["mel"][first * self.k:last * self.k]
-        speaker = self.speaker_index[self.speaker_of[utterance_id]]
+        speaker = self.speaker_index.get(self.speaker_of[utterance_id], -1)
         whole = last - first == self.features.lengths[utterance_id]
         return Sample(torch.from_numpy(video).transpose(0, 1), torch.from_numpy(mel).T, speaker, utterance_id,
-                      self.text_of.get(utterance_id, "") if whole else "")
+                      self.text_of.get(utterance_id, "") if whole else "", self.voice(utterance_id))
+
+    def voice(self, utterance_id: str) -> torch.Tensor | None:
+        """The raw mel (n_mels, L) of the utterance's enrolment (its first ENROLMENT_FRAMES video
+        frames; L = 0 when its speaker has no other utterance here), or None without voices."""
+        if utterance_id not in self.enrolment:
+            return None
+        other = self.enrolment[utterance_id]
+        if other is None:
+            return torch.zeros((len(self.normalizer.mel_scale), 0), dtype=torch.float32)
+        return torch.from_numpy(self.mels.read(other, ["mel"])["mel"][:ENROLMENT_FRAMES * self.k]).T
 
 
 class EpochSampler(Sampler[tuple[int, int]]):
@@ -181,8 +221,16 @@ def collate(samples: list[Sample]) -> Batch:
         video[i, length:] = 0
         mel[i, :, :mel_length] = sample.mel
         mel[i, :, mel_length:] = 0
+    voices = [s.voice for s in samples]
+    voice, voice_lengths = None, None
+    if all(v is not None for v in voices):
+        voice_lengths = torch.tensor([v.shape[1] for v in voices if v is not None])
+        voice = first.mel.new_zeros((len(samples), first.mel.shape[0], max(1, int(voice_lengths.max()))))
+        for i, recording in enumerate(voices):
+            if recording is not None:
+                voice[i, :, :recording.shape[1]] = recording
     return Batch(video.transpose(1, 2), mel, video_lengths, mel_lengths, torch.tensor([s.speaker for s in samples]),
-                 [s.id for s in samples], [s.text for s in samples])
+                 [s.id for s in samples], [s.text for s in samples], voice, voice_lengths)
 
 
 def worker_init_fn(_: int) -> None:

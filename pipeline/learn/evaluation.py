@@ -88,13 +88,14 @@ def predict_mel(synthesiser: Synthesiser, sample: Sample, utterance: Utterance,
     """The model's natural-log mel for a test utterance, and whether it had to be replaced by
     silence (non-finite values). A long recording goes the way `speak` takes it: in windows."""
     video = synthesiser.normalizer.video(sample.video.transpose(0, 1))
+    voice = synthesiser.enrolment(sample.voice)
     frames = video.shape[1]
     if frames > params.window:
         windows = (video[:, span[0]:span[-1] + 1] for span in windowed(range(frames), params.window, params.overlap))
         predicted = np.concatenate(list(synthesiser.predict_windows(windows, params.overlap, utterance.speaker,
-                                                                    params.sigma, params.seed)), axis=1)
+                                                                    params.sigma, params.seed, voice)), axis=1)
     else:
-        predicted = synthesiser.predict(video, utterance.speaker, params.sigma, params.seed)
+        predicted = synthesiser.predict(video, utterance.speaker, params.sigma, params.seed, voice)
     if np.isfinite(predicted).all():
         return predicted, False
     log.warning("%s: the model predicted %d non-finite mel values; scored as silence", sample.id,

@@ -113,9 +113,12 @@ class BatchNormalizer(torch.nn.Module):
         # A contiguous float copy whatever the batch's layout (collate hands out a channels-first view).
         video = video.to(torch.float32, memory_format=torch.contiguous_format).mul_(self.video_scale)
         video.add_(self.video_shift)
-        mel = mel.to(torch.float32).mul(self.mel_scale).add_(self.mel_shift)
         frames = torch.arange(video.shape[2], device=video.device)
         video.mul_((frames[None] < video_lengths[:, None]).view(video.shape[0], 1, -1, 1, 1))
+        return video, self.mel(mel, mel_lengths)
+
+    def mel(self, mel: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """(B, n_mels, L) raw log-mel -> float32 normalised, frames past each length 0."""
+        mel = mel.to(torch.float32).mul(self.mel_scale).add_(self.mel_shift)
         mel_frames = torch.arange(mel.shape[2], device=mel.device)
-        mel.mul_((mel_frames[None] < mel_lengths[:, None]).view(mel.shape[0], 1, -1))
-        return video, mel
+        return mel.mul_((mel_frames[None] < lengths[:, None]).view(mel.shape[0], 1, -1))

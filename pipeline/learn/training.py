@@ -169,8 +169,11 @@ def build(decoder: Decoder, model: ModelParams, train: TrainParams, normalize: N
     window = train.window
     if decoder == "mlp" and window is None:
         window = int(np.median(list(features.lengths.values())))
-    common = dict(stats=stats, speaker_of=speakers_by_id(utterances), normalize=normalize, window=window,
-                  text_of=transcripts(utterances))
+    speaker_of = speakers_by_id(utterances)
+    if model.speaker_embedding == "table":
+        _refuse_unseen_speakers(data.split, speaker_of, stats["speakers"])
+    common = dict(stats=stats, speaker_of=speaker_of, normalize=normalize, window=window,
+                  text_of=transcripts(utterances), voices=model.speaker_embedding == "voice")
     train_set = LipSpeechDataset(load_split(data.split, "train"), features, mels, seed=train.seed, **common)
     # Validation sees every frame once: whole utterances, or consecutive windows when windowed.
     val_set = LipSpeechDataset(load_split(data.split, "val"), features, mels, stride=window, **common)
@@ -187,6 +190,19 @@ def build(decoder: Decoder, model: ModelParams, train: TrainParams, normalize: N
                  preprocessing(features, mels))
 
 
+def _refuse_unseen_speakers(split: Path, speaker_of: dict[str, str], table: list[str]) -> None:
+    """A speaker table has trained rows for the training speakers only: a split whose val or test
+    speakers are not among them is refused in one line (their speech would come from untrained,
+    random rows, and so would the val loss that picks the checkpoint)."""
+    absent = {name: sorted({speaker_of[i] for i in load_split(split, name) if i in speaker_of} - set(table))
+              for name in ("val", "test")}
+    if any(absent.values()):
+        listed = "; ".join(f"{name}: {', '.join(speakers[:5])}{' ...' if len(speakers) > 5 else ''}"
+                           for name, speakers in absent.items() if speakers)
+        raise StageError(f"model.speaker_embedding: table has no trained vector for speakers absent from training "
+                         f"({listed}); use voice (a vector from another recording of the speaker) or none")
+
+
 def autocast_for(device: torch.device):
     """bf16 autocast on CUDA; nothing on the CPU."""
     return torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
@@ -199,6 +215,15 @@ def to_device(batch: Batch, device: torch.device, normalizer: BatchNormalizer) -
     video, mel = normalizer(batch.video.to(device, non_blocking=True), batch.mel.to(device, non_blocking=True),
                             video_lengths, mel_lengths)
     return video, mel, video_lengths, mel_lengths, batch.speakers.to(device)
+
+
+def voice_on(batch: Batch, device: torch.device, normalizer: BatchNormalizer) -> dict[str, torch.Tensor]:
+    """The model's `voice` and `voice_lengths` arguments for a batch with enrolment recordings
+    (normalised on `device`); none for a batch without."""
+    if batch.voice is None or batch.voice_lengths is None:
+        return {}
+    lengths = batch.voice_lengths.to(device)
+    return {"voice": normalizer.mel(batch.voice.to(device, non_blocking=True), lengths), "voice_lengths": lengths}
 
 
 def augment(video: torch.Tensor, lengths: torch.Tensor, shift: int, time_mask: int) -> torch.Tensor:
@@ -231,7 +256,8 @@ def train_step(network: torch.nn.Module, model: LipToSpeech, batch: Batch, optim
     video, mel, video_lengths, mel_lengths, speakers = to_device(batch, device, normalizer)
     video = augment(video, video_lengths, shift, time_mask)
     with autocast_for(device):
-        outputs = network(video, video_lengths, speakers, mel, mel_lengths, lipread=any(batch.texts))
+        outputs = network(video, video_lengths, speakers, mel, mel_lengths, lipread=any(batch.texts),
+                          **voice_on(batch, device, normalizer))
         loss = model.loss(outputs, mel, mel_lengths, batch.texts, video_lengths)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
@@ -277,7 +303,8 @@ def validation_loss(network: torch.nn.Module, model: LipToSpeech, loader: DataLo
     for batch in loader:
         video, mel, video_lengths, mel_lengths, speakers = to_device(batch, device, normalizer)
         with autocast_for(device):
-            outputs = network(video, video_lengths, speakers, mel, mel_lengths, lipread=False)
+            outputs = network(video, video_lengths, speakers, mel, mel_lengths, lipread=False,
+                              **voice_on(batch, device, normalizer))
             loss = model.mel_loss(outputs, mel, mel_lengths)
         totals[0] += loss.item() * len(batch.ids)
         totals[1] += len(batch.ids)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import json
 import logging
 import shutil
@@ -42,15 +43,37 @@ log = logging.getLogger(__name__)
 GPU_BATCH = 32  # utterances vocoded at once on the GPU
 
 
+CODE = ("pipeline", "models")  # what the code version describes (not the data, params or metrics files)
+
+
 def code_version() -> str:
-    """The commit the code was at, and whether it had uncommitted changes (for the page)."""
+    """The code that made the figures, in words that stay true after the commit that holds them:
+    the commit it was taken from and, when it had uncommitted changes, which files of the code
+    changed and a hash of their contents (the same files hash the same in the commit that keeps
+    them: `git show COMMIT:FILE | ...`)."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], capture_output=True, text=True, check=True).stdout
+
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                               text=True, check=True)
+        commit = git("rev-parse", "--short", "HEAD").strip()
+        entries = iter(git("status", "--porcelain=v1", "-z", "--untracked-files=all", "--", *CODE).split("\0"))
     except (OSError, subprocess.CalledProcessError):
         return "unknown (not a git checkout)"
-    return commit.stdout.strip() + (" with uncommitted changes" if dirty.stdout.strip() else "")
+    changed = []
+    for entry in entries:
+        if entry:
+            changed.append(entry[3:])
+            if entry[0] in "RC":  # a rename or copy: its origin comes next
+                next(entries, None)
+    changed.sort()
+    if not changed:
+        return commit
+    digest = hashlib.sha256()
+    for path in changed:
+        file = Path(path)
+        digest.update(path.encode() + b"\0" + (file.read_bytes() if file.is_file() else b"(deleted)") + b"\0")
+    shown = ", ".join(changed[:8]) + (f" and {len(changed) - 8} more" if len(changed) > 8 else "")
+    return f"{commit} with changes in {shown} (their contents' SHA-256 {digest.hexdigest()[:12]})"
 
 
 def describe(checkpoint: dict, evaluate: EvaluateParams) -> dict[str, str]:
@@ -134,7 +157,8 @@ def _test_set(synthesiser: Synthesiser, features: Path, mels: Path, utterances: 
               ids: list[str]) -> TestSet:
     checkpoint = synthesiser.checkpoint
     dataset = LipSpeechDataset(ids, StoreReader(features), StoreReader(mels), checkpoint["stats"],
-                               speakers_by_id(list(utterances.values())), normalize=checkpoint["params"]["normalize"])
+                               speakers_by_id(list(utterances.values())), normalize=checkpoint["params"]["normalize"],
+                               voices=synthesiser.conditioning == "voice")
     return TestSet(dataset)
 
 

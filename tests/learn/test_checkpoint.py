@@ -13,7 +13,7 @@ from pipeline.learn.checkpoint import load_checkpoint, save_checkpoint
 
 def test_save_then_load_gives_identical_outputs_and_contents(tmp_path: Path):
     torch.manual_seed(0)
-    params = ModelParams(width=0.125, gru_hidden=16, conv_channels=16, postnet=True, speaker_embedding=True)
+    params = ModelParams(width=0.125, gru_hidden=16, conv_channels=16, postnet=True, speaker_embedding="table")
     model = LipToSpeech("conv", params, Shapes(in_channels=3, n_mels=8, k=2, frames=8, n_speakers=2))
     # A few steps, so BatchNorm's running statistics are not their initial values.
     video, lengths, speakers = torch.randn(2, 3, 8, 32, 32), torch.tensor([8, 8]), torch.tensor([0, 1])

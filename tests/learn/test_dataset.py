@@ -1,5 +1,7 @@
-"""The PyTorch reader: normalisation, padding, windows, DataLoader workers."""
+"""The PyTorch reader: normalisation, padding, windows, DataLoader workers, enrolment recordings."""
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import pytest
@@ -7,7 +9,7 @@ import torch
 from torch.utils.data import DataLoader, SequentialSampler
 
 from pipeline.io.store import StoreReader
-from pipeline.learn.dataset import EpochSampler, LipSpeechDataset, collate, worker_init_fn
+from pipeline.learn.dataset import EpochSampler, LipSpeechDataset, collate, enrolments, worker_init_fn
 
 
 def _dataset(stores, split="train", **options) -> LipSpeechDataset:
@@ -119,3 +121,31 @@ def test_persistent_workers_place_each_epochs_windows_as_the_main_process_does(s
     for expected, got in zip(in_process, in_workers, strict=True):
         assert all(torch.equal(a, b) for a, b in zip(expected, got, strict=True))
     assert sampler.epoch == 2 and len(sampler) == len(dataset)
+
+
+def test_each_utterance_enrols_another_of_its_speaker_the_same_every_time():
+    speaker_of = {"s1_a": "s1", "s1_b": "s1", "s1_c": "s1", "s2_a": "s2", "s3_a": "s3", "s3_b": "s3"}
+    chosen = enrolments(list(reversed(speaker_of)), speaker_of)
+    assert chosen == {"s1_a": "s1_b", "s1_b": "s1_c", "s1_c": "s1_a", "s2_a": None, "s3_a": "s3_b", "s3_b": "s3_a"}
+    assert all(other is None or (other != i and speaker_of[other] == speaker_of[i]) for i, other in chosen.items())
+
+
+def test_a_voice_reader_hands_out_the_enrolment_mel_and_collate_pads_it(stores):
+    """Every utterance of the tiny corpus (three per speaker) gets another of its speaker's mels;
+    in the train split (one per speaker) there is none to enrol from: length 0."""
+    plain, alone = _dataset(stores), _dataset(stores, voices=True)
+    assert plain[0].voice is None and collate([plain[0]]).voice is None
+    lonely = collate([alone[i] for i in range(len(alone))])
+    assert lonely.voice_lengths is not None and lonely.voice_lengths.tolist() == [0] * len(alone)
+    mels = StoreReader(stores["mels"])
+    every = sorted(mels.ids)
+    stats = json.loads(stores["stats"].read_text())
+    voiced = LipSpeechDataset(every, StoreReader(stores["features"]), mels, stats, alone.speaker_of, voices=True)
+    batch = collate([voiced[i] for i in range(len(voiced))])
+    assert batch.voice is not None and batch.voice_lengths is not None
+    for row, utterance_id in enumerate(batch.ids):
+        other = voiced.enrolment[utterance_id]
+        assert other != utterance_id and voiced.speaker_of[other] == voiced.speaker_of[utterance_id]
+        stored = torch.from_numpy(mels.read(other)["mel"]).T
+        length = int(batch.voice_lengths[row])
+        assert length == stored.shape[1] and torch.equal(batch.voice[row, :, :length], stored)

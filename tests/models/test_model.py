@@ -1,6 +1,8 @@
 """Models: shapes, the flow's invertibility and log-determinant, overfitting one batch."""
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -9,7 +11,7 @@ from models.lipreading import CHARACTERS, LipReadingHead, word_vocabulary
 from models.model import LipToSpeech, ModelParams, Shapes, masked_mse
 
 TINY = ModelParams(width=0.125, gru_hidden=16, mlp_hidden=64, conv_channels=16, flow_hidden=32, dropout=0.0,
-                   bidirectional=False, speaker_embedding=False, ctc_weight=0.0)
+                   bidirectional=False, speaker_embedding="none", ctc_weight=0.0)
 
 
 def _shapes(frames: int = 8, n_speakers: int = 2) -> Shapes:
@@ -300,3 +302,28 @@ def test_flow_dropout_hides_the_past_in_training_and_the_flow_still_inverts():
     z, _ = step(x, context, lengths)
     assert torch.equal(z, step(x, context, lengths)[0])
     torch.testing.assert_close(step.inverse(z, context, lengths), x, atol=1e-4, rtol=1e-4)
+
+
+def test_voice_conditioning_needs_a_recording_and_none_gives_no_voice_vector():
+    voiced = LipToSpeech("conv", dataclasses.replace(TINY, speaker_embedding="voice"), _shapes()).eval()
+    assert voiced.speaker is None and voiced.voice is not None
+    video, lengths, speakers, mel, mel_lengths = _batch(2, 8)
+    with pytest.raises(ValueError, match="conditions on an enrolment recording"):
+        voiced(video, lengths, speakers)
+    recordings = torch.randn(2, 8, 30, generator=torch.Generator().manual_seed(1))
+    assert voiced.infer(video, lengths, speakers, voice=recordings, voice_lengths=torch.tensor([30, 20])).shape == \
+        (2, 8, 16)
+    vectors = voiced.voice(recordings, torch.tensor([30, 0]))
+    assert vectors[0].abs().sum() > 0 and torch.equal(vectors[1], torch.zeros_like(vectors[1]))
+    # Frames past a recording's length do not change its vector.
+    longer = torch.cat([recordings, torch.randn(2, 8, 5)], dim=2)
+    torch.testing.assert_close(voiced.voice(longer, torch.tensor([30, 20])), voiced.voice(recordings,
+                                                                                         torch.tensor([30, 20])))
+
+
+def test_configs_from_before_voice_conditioning_load_as_they_were():
+    table = LipToSpeech("conv", dataclasses.replace(TINY, speaker_embedding="table"), _shapes())
+    config = table.config()
+    for old, now in ((True, "table"), (False, "none")):
+        config["model"]["speaker_embedding"] = old
+        assert LipToSpeech.from_config(config).params.speaker_embedding == now

@@ -1,7 +1,9 @@
 """The `evaluate` stage on the tiny corpus, with a tiny model trained on it."""
 from __future__ import annotations
 
+import hashlib
 import json
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +15,7 @@ from pipeline.corpora import grid
 from pipeline.learn.evaluation import CONDITIONS, METRICS, summarise
 from pipeline.learn.scoring import RECORDING, sample_ids
 from pipeline.learn.uncertainty import MIN_UTTERANCES
+from pipeline.stages.evaluate import code_version
 from tests.conftest import SEQUENTIAL, evaluate
 
 
@@ -231,3 +234,33 @@ def test_batched_synthesis_gives_each_utterance_its_one_by_one_speech(stores, fi
         np.testing.assert_allclose(spoken.waveforms["model"], alone.waveforms["model"], atol=1e-4)
     assert sorted(p.name for p in (tmp_path / "samples").rglob("*.wav")) == ["model.wav"]
     assert (tmp_path / "plots" / f"{test.ids[1]}.png").is_file()
+
+
+def test_the_code_version_stays_true_after_the_commit_that_keeps_the_figures(tmp_path: Path, monkeypatch):
+    """`dvc repro` runs before the commit that holds its results: the page names the commit the
+    code was taken from, the code files changed since and their contents' hash, which the same
+    files have in the next commit."""
+    git = ["git", "-c", "user.name=test", "-c", "user.email=test@invalid"]
+    monkeypatch.chdir(tmp_path)
+    subprocess.run(git + ["init", "-q"], check=True)
+    (tmp_path / "pipeline").mkdir()
+    (tmp_path / "pipeline" / "stage.py").write_text("A = 1\n")
+    (tmp_path / "README.md").write_text("words\n")
+    subprocess.run(git + ["add", "-A"], check=True)
+    subprocess.run(git + ["commit", "-qm", "first"], check=True)
+    first = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    assert code_version() == first
+    (tmp_path / "README.md").write_text("other words\n")  # not code
+    assert code_version() == first
+    (tmp_path / "pipeline" / "stage.py").write_text("A = 2\n")
+    (tmp_path / "pipeline" / "new stage.py").write_text("B = 1\n")
+    version = code_version()
+    assert version.startswith(f"{first} with changes in pipeline/new stage.py, pipeline/stage.py (their contents' "
+                              "SHA-256 ")
+    subprocess.run(git + ["add", "-A"], check=True)
+    subprocess.run(git + ["commit", "-qm", "second"], check=True)
+    digest = hashlib.sha256()
+    for path in ("pipeline/new stage.py", "pipeline/stage.py"):
+        content = subprocess.run(["git", "show", f"HEAD:{path}"], capture_output=True, check=True).stdout
+        digest.update(path.encode() + b"\0" + content + b"\0")
+    assert version.endswith(f"SHA-256 {digest.hexdigest()[:12]})")
