@@ -90,12 +90,12 @@ class Difference:
 
 def _experiment(run: str, git) -> str | None:
     """The newest run of the DVC experiment named `run` (its ref), logging the older ones passed over."""
-    named = [line for line in git("for-each-ref", "--sort=-committerdate", "--format=%(refname) %(committerdate:iso)",
-                                  "refs/exps").stdout.splitlines() if line.split()[0].rsplit("/", 1)[-1] == run]
+    named = [ref for ref in git("for-each-ref", "--sort=-committerdate", "--format=%(refname)",
+                                "refs/exps").stdout.split() if ref.rsplit("/", 1)[-1] == run]
     if len(named) > 1:
-        log.info("%s names %d experiment runs; taking the newest (%s), not %s", run, len(named), named[0].split()[0],
-                 ", ".join(line.split()[0] for line in named[1:]))
-    return named[0].split()[0] if named else None
+        log.info("%s names %d experiment runs; taking the newest (%s), not %s", run, len(named), named[0],
+                 ", ".join(named[1:]))
+    return named[0] if named else None
 
 
 def per_utterance_of(run: str, repo: Path = Path(".")) -> dict[str, dict]:
