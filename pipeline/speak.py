@@ -78,10 +78,11 @@ def model_windows(video: Path, synthesiser: Synthesiser, landmarks: LandmarksPar
 
 
 def enrolment_of(synthesiser: Synthesiser, speaker: str | None, voice: Path | None) -> torch.Tensor | None:
-    """The model's voice conditioning for `--speaker` and `--voice`, checked before any work: an
-    unknown speaker or a voice model without a recording fails; what the model does not use is
-    said to change nothing."""
-    synthesiser.speaker_index(speaker)
+    """The model's voice conditioning for `--speaker` and `--voice`, checked before any work: a
+    speaker the model was not trained on or a voice model without a recording fails; what the
+    model does not use is said to change nothing."""
+    if speaker is not None:
+        synthesiser.check_speaker(speaker)
     if speaker is not None and synthesiser.conditioning != "table":
         log.warning("this model has no speaker table (model.speaker_embedding: %s); --speaker changes nothing",
                     synthesiser.conditioning)

@@ -121,16 +121,20 @@ class Synthesiser(Voice):
         """How the model knows the voice: `table`, `voice` or `none` (model.speaker_embedding)."""
         return self.model.params.speaker_embedding
 
-    def speaker_index(self, speaker: str | None) -> int:
-        """The table's index of a speaker name (the first speaker when None; 0 for a model without
-        a table); StageError for a speaker the model was not trained on (a table has no trained
-        vector for them)."""
-        if speaker is None:
-            return 0
+    def check_speaker(self, speaker: str) -> None:
+        """StageError for a speaker the model was not trained on."""
         if speaker not in self.speakers:
             raise StageError(f"unknown speaker {speaker!r}; the model knows {', '.join(self.speakers)} "
                              "(a model that must speak for others conditions on a voice: model.speaker_embedding)")
-        return self.speakers.index(speaker) if self.conditioning == "table" else 0
+
+    def speaker_index(self, speaker: str | None) -> int:
+        """The table's index of a speaker name (the first speaker when None); 0 for a model without
+        a table, whatever the speaker (it never reads the index); StageError for a speaker a table
+        has no trained vector for."""
+        if speaker is None or self.conditioning != "table":
+            return 0
+        self.check_speaker(speaker)
+        return self.speakers.index(speaker)
 
     def enrolment(self, raw_mel: np.ndarray | torch.Tensor | None) -> torch.Tensor | None:
         """The normalised mel (n_mels, L) of an enrolment recording's raw log-mel (n_mels, L), on
