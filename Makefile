@@ -1,11 +1,11 @@
-# Two commands: `make repro` runs the pipeline, `make test` runs the lint gate, then the tests.
-# Both create .venv first.
+# Two commands: `make repro` runs the pipeline, `make test` runs the lint gate, the documentation's
+# strict build, then the tests. Both create .venv first.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: repro test lint bench clean-venv browser
+.PHONY: repro test lint docs docs-serve bench clean-venv browser
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet "setuptools<81" wheel
 	# The CPU build of torch first, so nothing pulls a CUDA build; a torch already here (CUDA) stays.
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,docs]"
 	# face-alignment (the FAN landmarks backend) without its declared deps: they would replace
 	# the headless OpenCV with the GUI one. What it needs is in pyproject.toml.
 	$(BIN)/python -m pip install --quiet --no-deps "face-alignment==1.5.0"
@@ -34,7 +34,14 @@ lint: $(STAMP)
 	$(BIN)/ruff check pipeline models bench tests
 	$(BIN)/mypy
 
-test: $(STAMP) lint browser
+# The documentation site (docs/, mkdocs.yml) into site/; strict: a broken link or anchor fails it.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
+docs-serve: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
+
+test: $(STAMP) lint docs browser
 	$(BIN)/python -m pytest -ra
 
 bench: $(STAMP)

@@ -11,7 +11,7 @@ or whose path would leave the tree (`..`, an absolute path, a drive letter), is 
 line naming it and its archive, and nothing of it is written. It is idempotent: a file already there with the
 member's size is not written again, and each file is written under a temporary name and renamed,
 so an interrupted run leaves no half-written file. For GRID it ends with what each speaker has of
-its 1000 sentences. Then set `corpus.source` and `corpus.root` (README: Using GRID).
+its 1000 sentences. Then set `corpus.source` and `corpus.root` (docs/corpora.md).
 """
 from __future__ import annotations
 
