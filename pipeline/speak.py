@@ -83,12 +83,14 @@ def enrolment_of(synthesiser: Synthesiser, speaker: str | None, voice: Path | No
     model does not use is said to change nothing."""
     if speaker is not None:
         synthesiser.check_speaker(speaker)
-    if speaker is not None and synthesiser.conditioning != "table":
-        log.warning("this model has no speaker table (model.speaker_embedding: %s); --speaker changes nothing",
-                    synthesiser.conditioning)
-    if voice is not None and synthesiser.conditioning != "voice":
-        log.warning("this model does not condition on a recording (model.speaker_embedding: %s); --voice changes "
-                    "nothing", synthesiser.conditioning)
+        if synthesiser.conditioning != "table":
+            log.warning("this model has no speaker table (model.speaker_embedding: %s); --speaker changes nothing",
+                        synthesiser.conditioning)
+    if synthesiser.conditioning != "voice":
+        if voice is not None:
+            log.warning("this model does not condition on a recording (model.speaker_embedding: %s); --voice "
+                        "changes nothing", synthesiser.conditioning)
+        return None
     return synthesiser.enrolment(synthesiser.recording_mel(voice) if voice is not None else None)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +32,7 @@ def unique_ids(relatives: list[Path], speakers: list[str]) -> list[str]:
     `a/b_c.mp4`, `a/x/y.mp4` and `a/x_y.mp4`), each of them gets the first 8 hex digits of its
     path's SHA-1 after it, so distinct files never share an id."""
     readable = [readable_id(relative, speaker) for relative, speaker in zip(relatives, speakers, strict=True)]
-    shared = {name for name in readable if readable.count(name) > 1}
+    shared = {name for name, count in Counter(readable).items() if count > 1}
     return [f"{name}-{hashlib.sha1(relative.as_posix().encode()).hexdigest()[:8]}" if name in shared else name
             for name, relative in zip(readable, relatives, strict=True)]
 
