@@ -29,7 +29,6 @@ import numpy as np
 from pipeline.errors import StageError, run_command
 from pipeline.learn.evaluation import METRICS
 from pipeline.learn.uncertainty import (
-    EXACT_UP_TO,
     LEVEL,
     bootstrap_means,
     column,
@@ -148,7 +147,7 @@ def _gap_difference(baseline: dict[str, dict], other: dict[str, dict], ids: list
     difference = whole[1] - whole[0]
     low, high = bounds or (None, None)
     return Difference("mcd_gap_closed", _round(whole[0]), _round(whole[1]), _round(difference), low, high,
-                      permutation_p(difference, permuted, count <= EXACT_UP_TO), note=too_few(count) or "")
+                      permutation_p(difference, permuted, count), note=too_few(count) or "")
 
 
 def compare(baseline: dict[str, dict], other: dict[str, dict]) -> list[Difference]:

@@ -110,13 +110,14 @@ def swap_patterns(count: int) -> np.ndarray:
     return patterns
 
 
-def permutation_p(observed: float, permuted: np.ndarray, exact: bool) -> float:
-    """Two-sided p-value of an observed statistic among its values under random swaps (a Monte
-    Carlo p-value counts the observed as one of the draws, so it is never 0)."""
+def permutation_p(observed: float, permuted: np.ndarray, count: int) -> float:
+    """Two-sided p-value of an observed statistic among its values under the `swap_patterns` of
+    `count` utterances: exact when they are every pattern; a Monte Carlo p-value otherwise, which
+    counts the observed as one of the draws, so it is never 0."""
     if not np.isfinite(observed):
         return float("nan")
     at_least = np.abs(permuted) >= abs(observed) * (1 - 1e-9) - 1e-12  # float noise: ties count
-    if exact:
+    if count <= EXACT_UP_TO:
         return float(at_least.mean())
     return float((at_least.sum() + 1) / (len(permuted) + 1))
 
@@ -145,7 +146,7 @@ def paired_test(first: np.ndarray, second: np.ndarray) -> PairedTest | None:
     patterns = swap_patterns(count)
     # Swapping an utterance's two figures negates its difference.
     permuted = (differences[None, :] * (1 - 2 * patterns)).mean(axis=1)
-    p_value = permutation_p(mean, permuted, count <= EXACT_UP_TO)
+    p_value = permutation_p(mean, permuted, count)
     return PairedTest(count, mean, *studentised_interval(differences), p_value)
 
 
