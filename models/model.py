@@ -20,7 +20,7 @@ from torch import nn
 
 from models.decoders import ConvDecoder, FlowDecoder, MLPDecoder, Postnet
 from models.encoder import Encoder
-from models.lipreading import CHARACTERS, LipReadingHead, Units
+from models.lipreading import CHARACTERS, LipReadingHead
 from models.speaker import VoiceEncoder
 from pipeline.errors import ParamsError
 
@@ -48,7 +48,9 @@ class ModelParams:
     speaker_embedding: SpeakerConditioning = "table"
     mel_loss: Literal["mse", "l1+mse"] = "mse"  # mlp, conv: on the normalised mel
     ctc_weight: float = 1.0  # lip-reading head on the encoder; 0: none
-    ctc_units: Units = "words"  # what the head reads: characters | words (of the training transcripts)
+    # What the head reads: words (of the training transcripts) | characters (an open vocabulary) |
+    # auto: words when every training transcript is a GRID sentence, else characters.
+    ctc_units: Literal["auto", "characters", "words"] = "auto"
     ctc_hidden: int = 64  # the head's bidirectional GRU units; 0: a linear head
     ctc_detach: bool = True  # stop the CTC gradient at the encoder (a probe); false: multi-task
     mel_head_weight: float = 0.0  # a per-frame linear mel regression on the decoder input; 0: none
@@ -99,7 +101,11 @@ class LipToSpeech(nn.Module):
         # the mel themselves, which a decoder that leans on its own past (the flow) does not ask.
         self.mel_head = (nn.ConvTranspose1d(features, shapes.n_mels, shapes.k, stride=shapes.k)
                          if params.mel_head_weight > 0 else None)
-        self.ctc = (LipReadingHead(features, vocabulary, params.ctc_units, params.ctc_hidden, params.ctc_detach)
+        # `auto` is decided by the training transcripts (pipeline.learn.training); a model made
+        # without them reads what its vocabulary holds.
+        units = params.ctc_units if params.ctc_units != "auto" else \
+            "characters" if tuple(vocabulary) == CHARACTERS else "words"
+        self.ctc = (LipReadingHead(features, vocabulary, units, params.ctc_hidden, params.ctc_detach)
                     if params.ctc_weight > 0 else None)
 
     def encode(self, video: torch.Tensor, lengths: torch.Tensor, speakers: torch.Tensor,

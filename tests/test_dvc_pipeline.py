@@ -110,3 +110,30 @@ def test_dvc_repro_runs_the_pipeline_in_a_fresh_copy(tmp_path: Path):
 
 def _ran(done: subprocess.CompletedProcess) -> list[str]:
     return sorted(line.split("'")[1] for line in done.stdout.splitlines() if line.startswith("Running stage"))
+
+
+@pytest.mark.slow
+def test_the_open_vocabulary_corpus_generates_trains_and_is_judged_open(tmp_path: Path):
+    """`corpus.synthetic.sentences: open` end to end: sentences outside GRID's grammar of several
+    lengths, a character lip reader, the open-vocabulary judge with its floor on the recordings."""
+    import torch
+
+    from pipeline.corpora import grid
+
+    repo = _copy_repo(tmp_path / "repo")
+    _edit_params(repo, **{"corpus.synthetic": {"speakers": 2, "utterances_per_speaker": 4, "sentences": "open"},
+                          "split": {"train": 0.5, "val": 0.25},
+                          "model": {"gru_hidden": 16, "conv_channels": 16, "mlp_hidden": 32, "flow_hidden": 16},
+                          "train": {"batch_size": 2, "max_epochs": 1}})
+    _dvc(repo, "repro")
+    manifest = read_manifest(repo / "data/manifest.jsonl")
+    assert len(manifest) == 8 and len({u.frames for u in manifest}) > 1
+    assert not any(grid.is_sentence([w.word for w in u.words]) for u in manifest)
+    assert all(3 <= len(u.words) <= 15 and all(w.timed for w in u.words) for u in manifest)
+    evaluation = json.loads((repo / "metrics/evaluate.json").read_text())
+    assert evaluation["judge"] == "open-vocabulary" and evaluation["utterances"] == 2
+    assert 0 <= evaluation["recording"]["wer"] and 0 <= evaluation["wer"] and 0 <= evaluation["mean"]["wer"]
+    assert evaluation["lipreading_cer"] >= 0
+    checkpoint = torch.load(repo / "data/model.pt", map_location="cpu", weights_only=False)
+    assert checkpoint["config"]["model"]["ctc_units"] == "characters"
+    assert "judge: open-vocabulary" in (repo / "plots/listening.html").read_text()

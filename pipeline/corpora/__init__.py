@@ -1,6 +1,8 @@
-"""Corpora, one module per corpus (grid, lombard, folder: finding a tree as downloaded, naming
-rules, defects), what they share (files, sources: the per-utterance checks), unpacking archives,
-the papers' GRID protocols, and (in `synthetic`) the generator of the embedded GRID-format corpus."""
+"""Corpora, one module per corpus (grid, lombard, lrs3, lrs2, lip2wav, folder: finding a tree as
+downloaded, naming rules, defects), what they share (files, lrs, sources: the per-utterance checks,
+cuts: long clips into utterances), unpacking archives, the papers' protocols, and (in `synthetic`)
+the generator of the embedded corpus."""
 from typing import Literal
 
-Source = Literal["synthetic", "grid", "lombardgrid", "folder"]  # `corpus.source`; synthetic: the embedded corpus
+# `corpus.source`; synthetic: the embedded corpus
+Source = Literal["synthetic", "grid", "lombardgrid", "lrs3", "lrs2", "lip2wav", "folder"]

@@ -25,7 +25,8 @@ class Candidate:
     `audios`: audio files that may hold its speech, in the order to try them; the first as long as
     the video is used, else the video's own track. `sentence`: its words when its name spells them
     (a GRID id); they are the transcript, and `align` gives only their times. `align_format` says
-    how to read `align`: grid (.align), lombard (.json) or transcript (.txt)."""
+    how to read `align`: grid (.align), lombard (.json), transcript (.txt) or lrs (an LRS3/LRS2
+    .txt). `long_clips`: how a clip longer than `corpus.max_seconds` is cut (pipeline.corpora.cuts)."""
 
     id: str
     speaker: str
@@ -34,6 +35,7 @@ class Candidate:
     align: str | None = None
     align_format: str = "grid"
     sentence: tuple[str, ...] | None = None
+    long_clips: str = "words"
     extra: dict = field(default_factory=dict)
 
 

@@ -6,8 +6,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from pipeline.io.clips import utterance_frames
 from pipeline.io.manifest import Utterance
-from pipeline.io.media import MediaError, read_video
+from pipeline.io.media import MediaError
 from pipeline.io.pictures import first_per_speaker, label, write_grid
 
 
@@ -25,7 +26,7 @@ def corpus_sheet(utterances: list[Utterance], path: Path, columns: int = 7, scal
     rows = []
     for utterance in first_per_speaker(utterances):
         try:
-            frames = read_video(Path(utterance.video), fps=utterance.fps)
+            frames = utterance_frames(utterance)
         except MediaError:
             continue
         tiles: list[np.ndarray] = []

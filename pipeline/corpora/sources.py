@@ -1,11 +1,13 @@
-"""Finding utterances in a corpus tree (`grid`, `lombardgrid`, `folder`) and checking each one.
+"""Finding utterances in a corpus tree and checking each one.
 
-A source turns a root folder into `Candidate`s (pipeline.corpora.grid, .lombard, .folder); `check`
-decodes a candidate's video and audio and returns a manifest `Utterance` or a `Reject` with a
+A source turns a root folder into `Candidate`s (pipeline.corpora.grid, .lombard, .lrs3, .lrs2,
+.lip2wav, .folder); `check` decodes a candidate's video and audio and returns its manifest
+`Utterance`s (one, or the pieces of a clip longer than `max_seconds`) or a `Reject` with a
 one-line reason.
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -13,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.corpora import Source, grid, lombard
+from pipeline.corpora import Source, cuts, grid, lip2wav, lombard, lrs, lrs2, lrs3
 from pipeline.corpora.files import Candidate, Found
 from pipeline.corpora.folder import FolderLayout, find_folder
 from pipeline.corpora.grid import AlignmentError, GridLayout
@@ -35,14 +37,23 @@ class Checks:
 
 
 def find_candidates(source: Source, root: Path, grid_layout: GridLayout, lombard_layout: LombardLayout,
-                    folder: FolderLayout) -> Found:
-    """The utterances `source` finds under root, files rejected by name alone, and warnings."""
+                    folder: FolderLayout, synthetic_sentences: str = "grid") -> Found:
+    """The utterances `source` finds under root, files rejected by name alone, and warnings. The
+    embedded corpus is in GRID's layout, or with open sentences in the folder source's."""
     if not root.is_dir():
         raise StageError(f"corpus.root {root} is not a folder (corpus.source: {source})")
-    if source in ("synthetic", "grid"):
+    if source == "synthetic" and synthetic_sentences == "open":
+        found = find_folder(root, FolderLayout())
+    elif source in ("synthetic", "grid"):
         found = grid.find_grid(root, grid_layout if source == "grid" else GridLayout())
     elif source == "lombardgrid":
         found = lombard.find_lombardgrid(root, lombard_layout)
+    elif source == "lrs3":
+        found = lrs3.find_lrs3(root)
+    elif source == "lrs2":
+        found = lrs2.find_lrs2(root)
+    elif source == "lip2wav":
+        found = lip2wav.find_lip2wav(root)
     else:
         found = find_folder(root, folder)
     return one_per_id(found)
@@ -102,6 +113,8 @@ def read_words(candidate: Candidate) -> list[Word]:
         if candidate.sentence is None:
             raise AlignmentError("a Lombard GRID alignment needs the sentence of its id")
         return lombard.read_words(Path(candidate.align), candidate.sentence)
+    if candidate.align_format == "lrs":
+        return lrs.read_words(Path(candidate.align))
     raise ValueError(f"unknown alignment format {candidate.align_format!r}")
 
 
@@ -132,9 +145,10 @@ def transcript(candidate: Candidate) -> tuple[list[Word], str | None]:
 class Checked:
     """What checking a candidate gives: an utterance for the manifest or a reject, a warning about
     something kept despite it (an alignment that cannot be used: its times are left out), and the
-    audio files passed over because they were not as long as the video."""
+    audio files passed over because they were not as long as the video. `result` is a list for a
+    clip cut into pieces."""
 
-    result: Utterance | Reject
+    result: Utterance | Reject | list[Utterance]
     warning: str | None = None
     passed_over: tuple[str, ...] = ()
 
@@ -175,10 +189,11 @@ class _AudioError(MediaError):
         self.path = path
 
 
-def check(candidate: Candidate, checks: Checks, fps: float) -> Checked:
+def check(candidate: Candidate, checks: Checks, fps: float, max_seconds: float = float("inf")) -> Checked:
     """Decode the video and audio and apply the checks; never raises for bad input. The utterance
     records the video resampled to `fps` (what the stages read) next to its own rate, and the
-    audio that matches it (`_matching_audio`). A bad alignment never rejects good audio and video."""
+    audio that matches it (`_matching_audio`). A bad alignment never rejects good audio and video.
+    A clip longer than `max_seconds` becomes pieces (`<id>_pNN`, pipeline.corpora.cuts)."""
     at_fault = candidate.video
     try:
         info = probe_video(Path(candidate.video))
@@ -199,8 +214,18 @@ def check(candidate: Candidate, checks: Checks, fps: float) -> Checked:
     except (MediaError, ValueError, OSError) as error:
         return Checked(Reject(at_fault, one_line(error)))
     words, warning = transcript(candidate)
-    return Checked(Utterance(
+    whole = Utterance(
         id=candidate.id, speaker=candidate.speaker, video=candidate.video, audio=audio_path,
         frames=frames, fps=float(fps), width=info.width, height=info.height, duration=info.span,
         sample_rate=rate, words=words, source_frames=info.frames, source_fps=round(info.fps, 6),
-    ), warning, passed_over)
+    )
+    if info.span <= max_seconds:
+        return Checked(whole, warning, passed_over)
+    try:
+        pieces = cuts.cut(words, info.span, max_seconds, fps, candidate.long_clips)
+    except cuts.CutError as error:
+        return Checked(Reject(candidate.video, one_line(error)), warning, passed_over)
+    return Checked([dataclasses.replace(
+        whole, id=f"{candidate.id}_p{index:02d}", frames=max(1, round((piece.end - piece.start) * fps)),
+        duration=round(piece.end - piece.start, 6), words=list(piece.words), start=piece.start, end=piece.end,
+    ) for index, piece in enumerate(pieces)], warning, passed_over)

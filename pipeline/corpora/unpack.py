@@ -2,10 +2,14 @@
 
     lip2speech unpack ~/Downloads/grid --to data/GRID        # or python -m pipeline.corpora.unpack
     lip2speech unpack lombardgrid_*.zip --corpus lombardgrid --to data/lombard
+    lip2speech unpack lrs3_pretrain.zip lrs3_trainval.zip lrs3_test_v0.4.zip --corpus lrs3 --to data/LRS3
+    lip2speech unpack lrs2_v1.tar pretrain.txt.tar --corpus lrs2 --to data/LRS2   # cat lrs2_v1_parta* > lrs2_v1.tar
 
 Arguments are archives or folders holding them. Each corpus module says where a member goes
 (`grid.unpacked_path`: `video/sN/ID.mpg`, `audio/sN/ID.wav`, `audio_25k/sN/ID.wav`,
-`align/sN/ID.align`; `lombard.unpacked_path`: `lombardgrid/...` as shipped); macOS metadata and
+`align/sN/ID.align`; `lombard.unpacked_path`: `lombardgrid/...` as shipped; `lrs3.unpacked_path`:
+`lrs3_v0.4/<part>/<FOLDER>/<NNNNN>.{mp4,txt}`; `lrs2.unpacked_path`: `mvlrs_v1/<part>/<ID>/...`
+with the lists beside it); macOS metadata and
 files the corpus does not use are left out. An archive is untrusted input: a member that is a link,
 or whose path would leave the tree (`..`, an absolute path, a drive letter), is refused with one
 line naming it and its archive, and nothing of it is written. It is idempotent: a file already there with the
@@ -32,7 +36,7 @@ from typing import IO
 
 from tqdm import tqdm
 
-from pipeline.corpora import grid, lombard
+from pipeline.corpora import grid, lombard, lrs2, lrs3
 from pipeline.corpora.files import JUNK_FOLDERS
 from pipeline.errors import PipelineError
 
@@ -41,6 +45,8 @@ ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz")
 DESTINATIONS: dict[str, Callable[[PurePosixPath, str], str | None]] = {
     "grid": grid.unpacked_path,
     "lombardgrid": lombard.unpacked_path,
+    "lrs3": lrs3.unpacked_path,
+    "lrs2": lrs2.unpacked_path,
 }
 
 

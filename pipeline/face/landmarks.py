@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
 from pipeline.face.tracking import MISSING, STATUS_NAMES, Track, TrackingParams, finish, quality, track
+from pipeline.io.clips import utterance_frames
 from pipeline.io.manifest import Reject, Utterance
-from pipeline.io.media import MediaError, read_video
+from pipeline.io.media import MediaError
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ def landmarks_of(frames: np.ndarray, params: LandmarksParams) -> Track | str:
 def process(utterance: Utterance, params: LandmarksParams) -> Landmarks | Reject:
     """Track one utterance; a Reject with the reason when its face is not found often enough."""
     try:
-        frames = read_video(Path(utterance.video), grayscale=True, fps=utterance.fps)
+        frames = utterance_frames(utterance, grayscale=True)
     except MediaError as error:
         return Reject(utterance.video, str(error))
     result = landmarks_of(frames, params)

@@ -7,8 +7,8 @@ import cv2
 import numpy as np
 
 from pipeline.face.tracking import DETECTED, INTERPOLATED, MISSING, STATUS_NAMES, TRACKED
+from pipeline.io.clips import utterance_frames
 from pipeline.io.manifest import Utterance
-from pipeline.io.media import read_video
 from pipeline.io.pictures import first_per_speaker, label, write_grid
 
 MAPPED_COLOUR = (0, 230, 0)
@@ -23,7 +23,7 @@ def landmarks_sheet(items: list[tuple[Utterance, np.ndarray, np.ndarray]], path:
     rows = []
     for utterance in first_per_speaker([u for u, _, _ in items]):
         _, points, status = by_id[utterance.id]
-        frames = read_video(Path(utterance.video), fps=utterance.fps)
+        frames = utterance_frames(utterance)
         tiles: list[np.ndarray] = []
         for t in np.linspace(0, len(frames) - 1, columns).astype(int):
             frame = frames[t].copy()

@@ -36,7 +36,9 @@ class Utterance:
 
     `audio` is a file path or "video track" (the video's own audio stream). `frames` and `fps`
     are the video as the stages read it, resampled to `video.fps`; `source_frames` and
-    `source_fps` (the average rate) are the file's own; `duration` is the seconds both span."""
+    `source_fps` (the average rate) are the file's own; `duration` is the seconds both span.
+    A piece cut from a long clip has `start` and `end`, seconds from the file's first frame (its
+    word times are from `start`); a whole file has neither, and the manifest leaves them out."""
 
     id: str
     speaker: str
@@ -51,6 +53,13 @@ class Utterance:
     words: list[Word] = field(default_factory=list)
     source_frames: int | None = None
     source_fps: float | None = None
+    start: float | None = None
+    end: float | None = None
+
+    @property
+    def clip(self) -> tuple[float, float] | None:
+        """(start, end) of a piece cut from its file, None for the whole file."""
+        return None if self.start is None or self.end is None else (self.start, self.end)
 
     @classmethod
     def from_dict(cls, row: dict) -> Utterance:
@@ -65,8 +74,16 @@ class Reject:
     reason: str
 
 
+def _row(utterance: Utterance) -> dict:
+    """The utterance as a manifest row; a whole file's row has no start and end (as before cuts)."""
+    row = asdict(utterance)
+    if utterance.clip is None:
+        del row["start"], row["end"]
+    return row
+
+
 def write_manifest(path: Path, utterances: list[Utterance]) -> None:
-    rows = [json.dumps(asdict(u), sort_keys=True) + "\n" for u in sorted(utterances, key=lambda u: u.id)]
+    rows = [json.dumps(_row(u), sort_keys=True) + "\n" for u in sorted(utterances, key=lambda u: u.id)]
     write_text(path, "".join(rows))
 
 

@@ -111,34 +111,49 @@ def probe_video(path: Path) -> VideoInfo:
     return VideoInfo(frames, width, height, _span(first, clock.last, clock.step))
 
 
-def iter_video(path: Path, grayscale: bool = False, fps: float | None = None) -> Iterator[np.ndarray]:
+def iter_video(path: Path, grayscale: bool = False, fps: float | None = None,
+               clip: tuple[float, float] | None = None) -> Iterator[np.ndarray]:
     """Frames one at a time as uint8, (H, W, 3) RGB or (H, W) grayscale. With `fps`, resampled by
     presentation time to that constant rate: output frame i (at i / fps after the first frame)
     is the decoded frame whose timestamp is nearest, so any container rate, and a variable frame
     rate, gives round(span * fps) frames in step with the audio; a video already at `fps` comes
-    out unchanged."""
+    out unchanged. `clip` (start, end), seconds from the first frame: only the frames of that
+    span (with `fps`: round((end - start) * fps) of them), as a piece cut from a long clip."""
     capture = _open(path)
     clock = _Clock(capture)
     code = cv2.COLOR_BGR2GRAY if grayscale else cv2.COLOR_BGR2RGB
 
     def decoded() -> Iterator[tuple[float, np.ndarray]]:
-        while True:
-            ok, frame = capture.read()
+        """(seconds after the first frame, frame); frames outside `clip` are grabbed, not converted."""
+        origin = None
+        while capture.grab():
+            moment = clock.tick()
+            origin = moment if origin is None else origin
+            moment -= origin
+            if clip is not None and moment < clip[0] - clock.step / 2:
+                continue
+            if clip is not None and moment >= clip[1] - clock.step / 2:
+                return
+            ok, frame = capture.retrieve()
             if not ok:
                 return
-            yield clock.tick(), cv2.cvtColor(frame, code)
+            yield moment, cv2.cvtColor(frame, code)
 
     try:
         frames = decoded()
         current = next(frames, None)
         if current is None:
-            raise MediaError("video has no decodable frames")
+            raise MediaError("video has no decodable frames" if clip is None else
+                             f"no frames between {clip[0]:g} s and {clip[1]:g} s")
         if fps is None:
             yield current[1]
             for _, frame in frames:
                 yield frame
             return
-        start, upcoming, index, total = current[0], next(frames, None), 0, None
+        start, upcoming, index = current[0], next(frames, None), 0
+        total = None if clip is None else max(1, round((clip[1] - clip[0]) * fps))
+        if clip is not None:
+            start = clip[0]
         while total is None or index < total:
             moment = start + index / fps
             while upcoming is not None and abs(upcoming[0] - moment) < abs(current[0] - moment):
@@ -153,10 +168,11 @@ def iter_video(path: Path, grayscale: bool = False, fps: float | None = None) ->
         capture.release()
 
 
-def read_video(path: Path, grayscale: bool = False, fps: float | None = None) -> np.ndarray:
-    """All frames as uint8, (T, H, W, 3) RGB or (T, H, W) grayscale; resampled to `fps` when
-    given (see `iter_video`)."""
-    return np.stack(list(iter_video(path, grayscale, fps)))
+def read_video(path: Path, grayscale: bool = False, fps: float | None = None,
+               clip: tuple[float, float] | None = None) -> np.ndarray:
+    """All frames (of `clip`, when given) as uint8, (T, H, W, 3) RGB or (T, H, W) grayscale;
+    resampled to `fps` when given (see `iter_video`)."""
+    return np.stack(list(iter_video(path, grayscale, fps, clip)))
 
 
 def read_audio(path: Path | str, video: Path | None = None) -> tuple[np.ndarray, int]:
@@ -223,12 +239,13 @@ _CONTAINERS = {
 
 def write_video(path: Path, frames: Iterable[np.ndarray], fps: float | Fraction, audio: np.ndarray | None = None,
                 sample_rate: int | None = None, bit_rate: int = 1_000_000,
-                times: Sequence[float] | None = None) -> None:
+                times: Sequence[float] | None = None, codec: str | None = None) -> None:
     """Encode RGB frames (H, W, 3 each; any iterable, so long videos need not fit in memory) and,
     when given, int16 mono audio into one file whose suffix picks the format (.mpg: MPEG-1 video +
     MPEG layer II audio, like GRID; .mp4: MPEG-4 video + AAC). `fps` is the nominal rate (a
     Fraction for NTSC's 30000/1001); `times` (seconds, one per frame) shows frame i from times[i]
-    instead, e.g. a variable frame rate. Bit-exact mode keeps the bytes reproducible."""
+    instead, e.g. a variable frame rate. `codec` replaces the suffix's video codec (e.g. libx264,
+    as LRS3's mp4s are). Bit-exact mode keeps the bytes reproducible."""
     import av
 
     suffix = Path(path).suffix.lower()
@@ -237,6 +254,7 @@ def write_video(path: Path, frames: Iterable[np.ndarray], fps: float | Fraction,
     if audio is not None and sample_rate is None:
         raise ValueError("audio needs its sample_rate")
     container_format, video_codec, audio_codec = _CONTAINERS[suffix]
+    video_codec = codec or video_codec
     frames = iter(frames)
     first = next(frames)
     tick = Fraction(1, 30000)  # explicit timestamps: NTSC frames (1001 ticks) and milliseconds are whole

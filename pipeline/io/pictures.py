@@ -18,12 +18,15 @@ def label(image: np.ndarray, text: str) -> np.ndarray:
     return np.concatenate([image, strip])
 
 
-def first_per_speaker(utterances: list[Utterance]) -> list[Utterance]:
-    """Each speaker's first utterance by id, speakers in order."""
+SHEET_SPEAKERS = 16  # rows a contact sheet shows at most (LRS3 has thousands of speakers)
+
+
+def first_per_speaker(utterances: list[Utterance], limit: int = SHEET_SPEAKERS) -> list[Utterance]:
+    """Each speaker's first utterance by id, speakers in order, the first `limit` speakers."""
     first: dict[str, Utterance] = {}
     for utterance in sorted(utterances, key=lambda u: u.id):
         first.setdefault(utterance.speaker, utterance)
-    return [first[speaker] for speaker in sorted(first)]
+    return [first[speaker] for speaker in sorted(first)[:limit]]
 
 
 def write_grid(rows: list[list[np.ndarray]], path: Path) -> None:

@@ -26,7 +26,8 @@ from pipeline.io.manifest import Utterance
 
 SPLITS = ("train", "val", "test")
 # `split.protocol`: the literature's GRID splits (pipeline.corpora.protocols); none: the rules below.
-Protocol = Literal["none", "thesis-s1", "thesis-s1s2", "grid4", "grid33", "unseen", "unseen-lipnet"]
+Protocol = Literal["none", "thesis-s1", "thesis-s1s2", "grid4", "grid33", "unseen", "unseen-lipnet",
+                   "lrs3-unseen", "lrs3-test", "lrs2", "lip2wav"]
 REAL_CORPUS_SHARES = (0.9, 0.05)  # train, val: the thesis' 900 / 50 / 50 of each GRID speaker
 
 
@@ -43,6 +44,7 @@ class SplitParams:
     """`split` in params.yaml."""
 
     protocol: Protocol = "none"  # a published split; when set, the settings below are not used
+    with_pretrain: bool = False  # lrs3-test, lrs2: train on the pretrain clips too
     mode: Literal["seen", "unseen"] = "seen"
     train: float | None = None  # null (with val null): the corpus' rule
     val: float | None = None

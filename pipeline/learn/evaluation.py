@@ -9,14 +9,15 @@ The two references do not depend on the model: the `references` stage speaks and
 (pipeline.learn.scoring), and `evaluate` the model's condition only (`speak_model`). Each is
 scored against the recording (resampled and cut like the mels): MCD in dB, STOI, ESTOI,
 wideband PESQ (pipeline.audio.metrics), MSE on normalised mels, and the word error rate of what
-the GRID judge (pipeline.audio.judge) hears, with the judge's own floor on the recording itself
+the judge (pipeline.audio.judge) hears, with the judge's own floor on the recording itself
 as a fourth reference (`recording`). The summary holds the model's means at the top level (with
 its per-slot word accuracy), the references under `oracle`, `mean` and `recording`, everything per
 speaker under `per_speaker`, and `mcd_gap_closed` = (mean - model) / (mean - oracle): the share
 of the reachable MCD gap the model closes. A model with a lip-reading head (`model.ctc_weight`) also
 reports `lipreading_wer`: the word error rate of the text it reads off the video alone (no
-audio, no vocoder, no judge). Utterances whose transcript is not a GRID sentence
-(e.g. the folder source) get no WER (null). A prediction with non-finite values is scored as
+audio, no vocoder, no judge), and `lipreading_cer`, its character error rate. `judge` names the
+judge that scored (`grid-grammar`, `open-vocabulary`, or both joined by ` + `: pipeline.audio.judge);
+utterances without a transcript (Lip2Wav) get no WER (null). A prediction with non-finite values is scored as
 silence, the worst case, named in a warning and counted (`nonfinite_predictions`).
 """
 from __future__ import annotations
@@ -38,7 +39,7 @@ from pipeline.io.media import write_wav
 from pipeline.learn.dataset import Sample
 from pipeline.learn.inference import Synthesiser
 from pipeline.learn.normalization import Normalizer
-from pipeline.learn.scoring import RECORDING, Spoken, recording
+from pipeline.learn.scoring import RECORDING, JudgeLM, Spoken, recording
 from pipeline.learn.uncertainty import (
     bootstrap_means,
     column,
@@ -66,6 +67,7 @@ class EvaluateParams:
     device: str = "auto"  # auto | cpu | cuda (model and Griffin-Lim)
     window: int = 75  # longer recordings (speak, evaluate) go through in windows of this many frames
     overlap: int = 15  # ... overlapping by this many, crossfaded
+    judge_lm: JudgeLM = "training"  # the open-vocabulary judge's language model: training transcripts | generic
 
     def __post_init__(self) -> None:
         if not 0 <= self.overlap < self.window:
@@ -143,7 +145,7 @@ def summarise(per_utterance: dict[str, dict], speaker_of: dict[str, str]) -> dic
         short = too_few(len(ids))
         if short:
             block["intervals"] = short
-        drawn = {metric: averaged(block, "model", metric) for metric in (*METRICS, "lipreading_wer")}
+        drawn = {metric: averaged(block, "model", metric) for metric in (*METRICS, "lipreading_wer", "lipreading_cer")}
         judged = [per_utterance[i]["model"]["slots_correct"] for i in ids
                   if "slots_correct" in per_utterance[i]["model"]]
         block["slot_accuracy"] = {slot: _mean([float(s[slot]) for s in judged]) for slot in grid.SLOT_NAMES}
@@ -163,9 +165,10 @@ def summarise(per_utterance: dict[str, dict], speaker_of: dict[str, str]) -> dic
 
     ids = sorted(per_utterance)
     speakers = sorted({speaker_of[i] for i in ids})
-    if not any(per_utterance[i][RECORDING]["wer"] is not None for i in ids):
-        log.info("no test transcript is a GRID sentence: the judge does not apply, wer is null")
-    return {"utterances": len(ids), **means(ids),
+    judges = sorted({per_utterance[i].get("judge") for i in ids} - {None})
+    if not judges:
+        log.info("no test utterance has a transcript: no judge applies, wer is null")
+    return {"utterances": len(ids), "judge": " + ".join(judges) or None, **means(ids),
             "nonfinite_predictions": sum(bool(per_utterance[i]["model"]["nonfinite"]) for i in ids),
             "per_speaker": {s: {"utterances": sum(speaker_of[i] == s for i in ids),
                                 **means([i for i in ids if speaker_of[i] == s])} for s in speakers}}

@@ -16,7 +16,7 @@ import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.audio.judge import align_words
+from pipeline.audio.judge import align_words, normalise
 from pipeline.io.files import write_text
 
 CONDITION_ORDER = ("recording", "oracle", "model", "mean")
@@ -84,11 +84,11 @@ def _with_interval(block: dict, key: str, digits: int) -> str:
 def heard_html(transcript: str, heard: str | None) -> str:
     """The heard words, each wrong one marked with what was said, missing ones struck through."""
     if heard is None:
-        return '<span class="note">not judged (not a GRID sentence)</span>'
+        return '<span class="note">not judged (no transcript)</span>'
     if not heard:
         return '<span class="note">nothing recognised</span>'
     words = []
-    for said, got in align_words(transcript.split(), heard.split()):
+    for said, got in align_words(normalise(transcript), heard.split()):
         if got is None:
             words.append(f'<span class="missing" title="not heard">{html.escape(said or "")}</span>')
         elif said is None:
@@ -180,8 +180,8 @@ def write_listening_page(path: Path, summary: dict, run: dict[str, str], samples
 <p>Means over the test split, each with its 95 % bootstrap interval over the utterances under it. The model
 closes <strong>{_figure(gap, 2)}</strong> ({_figure(summary.get("mcd_gap_closed_ci_low"), 2)} to
 {_figure(summary.get("mcd_gap_closed_ci_high"), 2)}) of the MCD gap between the mean voice and the oracle.
-WER is what an offline GRID-grammar recogniser hears; its WER on the recordings is its own
-floor.{_lip_reading_summary(summary)}</p>
+WER is what an offline recogniser hears (judge: {html.escape(str(summary.get("judge") or "none"))}); its WER on the
+recordings is its own floor.{_lip_reading_summary(summary)}</p>
 {_summary_table(summary)}
 {body}
 </body>

@@ -4,23 +4,27 @@ spoken from the mels alone (`speak_references`). Nothing here needs a model, so 
 stage runs this without importing one (its DVC deps stay free of the model code).
 
 `score` gives every condition MCD in dB, STOI, ESTOI, wideband PESQ (pipeline.audio.metrics) and
-the word error rate of what the GRID judge (pipeline.audio.judge) hears, rounded to
-SIGNIFICANT_DIGITS; utterances whose transcript is not a GRID sentence get no WER (None).
+the word error rate of what the judge (pipeline.audio.judge: the GRID grammar for GRID sentences,
+the open-vocabulary one for others) hears, rounded to SIGNIFICANT_DIGITS; each utterance names its
+judge; utterances without a transcript (Lip2Wav) get no WER (None) and no judge.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
-from pipeline.audio.judge import GridJudge, word_errors
+from pipeline.audio.judge import GRID_GRAMMAR, OpenJudge, cmu_dictionary, judge_for, normalise, word_errors
+from pipeline.audio.language_model import write_judge_files
 from pipeline.audio.mels import AudioParams, fit_audio
 from pipeline.audio.metrics import all_metrics
 from pipeline.audio.speech import Voice
 from pipeline.corpora import grid
+from pipeline.errors import StageError
+from pipeline.io.clips import utterance_audio
 from pipeline.io.manifest import Utterance
-from pipeline.io.media import read_audio
 from pipeline.io.store import StoreReader
 
 REFERENCES = ("oracle", "mean")  # spoken from the true mel and from the speaker's mean mel
@@ -75,7 +79,7 @@ def sample_ids(ids: list[str], speaker_of: dict[str, str], count: int) -> list[s
 
 def recording(utterance: Utterance, audio: AudioParams) -> np.ndarray:
     """The utterance's recorded audio as the mels describe it: resampled and cut to their length."""
-    samples, rate = read_audio(utterance.audio, Path(utterance.video))
+    samples, rate = utterance_audio(utterance)
     return fit_audio(samples, rate, utterance.frames, utterance.fps, audio)
 
 
@@ -90,33 +94,68 @@ def speak_references(voice: Voice, target: np.ndarray, speaker_mean: np.ndarray,
                   dict.fromkeys(mels), squared_error)
 
 
-def score(spoken: Spoken, sample_rate: int, judge_recording: bool = False) -> tuple[str, dict]:
-    """Each condition's figures against the recording and what the judge hears in it (GRID
-    transcripts only), rounded; with `judge_recording`, also what it hears in the recording (its
-    floor). The model's condition adds its lip reading. Runs in a worker."""
+def score(spoken: Spoken, sample_rate: int, judge_recording: bool = False,
+          open_judge: OpenJudge | None = None) -> tuple[str, dict]:
+    """Each condition's figures against the recording and what the judge hears in it (utterances
+    with a transcript), rounded; with `judge_recording`, also what it hears in the recording (its
+    floor). The model's condition adds its lip reading. `open_judge` hears sentences outside GRID's
+    grammar (pipeline.audio.judge.judge_for). Runs in a worker."""
     figures: dict = {condition: {**all_metrics(spoken.recording, waveform, sample_rate),
                                  "mse": spoken.mse[condition], "wer": None}
                      for condition, waveform in spoken.waveforms.items()}
     if "model" in figures:
         figures["model"]["nonfinite"] = spoken.nonfinite
-        figures["model"]["lipreading_wer"] = None
+        figures["model"]["lipreading_wer"] = figures["model"]["lipreading_cer"] = None
         if spoken.lipread is not None:
             figures["model"]["lipread"] = spoken.lipread
             if spoken.words:
-                figures["model"]["lipreading_wer"] = word_errors(spoken.words, spoken.lipread.split()).wer
+                said, read = normalise(" ".join(spoken.words)), normalise(spoken.lipread)
+                figures["model"]["lipreading_wer"] = word_errors(said, read).wer
+                figures["model"]["lipreading_cer"] = word_errors(list(" ".join(said)), list(" ".join(read))).wer
     heard = dict(spoken.waveforms)
     if judge_recording:
         figures[RECORDING] = {"wer": None}
         heard[RECORDING] = spoken.recording
-    if grid.is_sentence(spoken.words):
-        judge = GridJudge()
+    judge = None
+    if spoken.words:
+        judge, judging = judge_for(spoken.words, open_judge)
+        said = normalise(" ".join(spoken.words))
         for condition, waveform in heard.items():
-            words = judge.recognise(waveform, sample_rate)
-            errors = word_errors(spoken.words, words)
+            words = judging.recognise(waveform, sample_rate)
+            errors = word_errors(said, words)
             figures[condition].update(wer=errors.wer, heard=" ".join(words))
-            if condition == "model":
+            if condition == "model" and judge == GRID_GRAMMAR:
                 figures[condition]["slots_correct"] = dict(zip(grid.SLOT_NAMES, errors.correct, strict=True))
-    return spoken.id, {"transcript": " ".join(spoken.words), **rounded(figures)}
+    return spoken.id, {"transcript": " ".join(spoken.words), "judge": judge, **rounded(figures)}
+
+
+JudgeLM = Literal["training", "generic"]  # `evaluate.judge_lm`: the open-vocabulary judge's language model
+
+
+def open_judge(train_texts: list[str], test_texts: list[str], judge_lm: JudgeLM,
+               folder: Path) -> tuple[OpenJudge | None, dict | None]:
+    """The open-vocabulary judge for a test split and what it is, or (None, None) when every test
+    transcript is a GRID sentence or none has one (no open judge is needed). With `training`, its
+    language model and dictionary are estimated from the training transcripts into `folder`."""
+    if all(not text or grid.is_sentence(text.split()) for text in test_texts):
+        return None, None
+    if judge_lm == "generic":
+        return OpenJudge(), {"language_model": "generic (pocketsphinx en-us)"}
+    texts = [" ".join(normalise(text)) for text in train_texts if text]
+    if not texts:
+        raise StageError("evaluate.judge_lm training: no training utterance has a transcript to estimate the "
+                         "open-vocabulary judge's language model from; set evaluate.judge_lm: generic")
+    model, dictionary, about = write_judge_files(texts, folder, cmu_dictionary())
+    return OpenJudge(model, dictionary), about
+
+
+def saved_open_judge(about: dict | None, folder: Path) -> OpenJudge | None:
+    """The open-vocabulary judge `open_judge` made into `folder`, from its description."""
+    if about is None:
+        return None
+    if about["language_model"] != "training transcripts":
+        return OpenJudge()
+    return OpenJudge(str(folder / "judge.arpa"), str(folder / "judge.dict"))
 
 
 def rounded(value):

@@ -31,6 +31,7 @@ from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, Samp
 from models.lipreading import CHARACTERS, word_vocabulary
 from models.model import Decoder, LipToSpeech, ModelParams, Shapes
 from pipeline.compute.device import resolve_device
+from pipeline.corpora import grid
 from pipeline.errors import StageError
 from pipeline.io.files import remove, replacing
 from pipeline.io.manifest import read_manifest, speakers_by_id
@@ -77,6 +78,7 @@ class TrainParams:
 # What a run may change and still resume (they do not change what each epoch computes; max_epochs
 # does under onecycle, whose learning rate runs out at the last epoch).
 RESUMABLE = ("max_epochs", "early_stopping", "num_workers", "device", "resume")
+LENGTH_POOL_BATCHES = 16  # batches' worth of drawn utterances sorted by length together (EpochSampler)
 
 
 @dataclass(frozen=True)
@@ -185,6 +187,11 @@ def build(decoder: Decoder, model: ModelParams, train: TrainParams, normalize: N
     if model.ctc_weight > 0 and not any(texts):
         log.warning("no training utterance has a transcript: training without the lip-reading head")
         model = dataclasses.replace(model, ctc_weight=0.0)
+    if model.ctc_units == "auto":
+        closed = all(grid.is_sentence(text.split()) for text in texts if text)
+        model = dataclasses.replace(model, ctc_units="words" if closed else "characters")
+        log.info("model.ctc_units auto: the lip reader reads %s (%s)", model.ctc_units,
+                 "GRID's closed vocabulary" if closed else "an open vocabulary")
     vocabulary = word_vocabulary(texts) if model.ctc_units == "words" else CHARACTERS
     return Setup(train_set, val_set, LipToSpeech(decoder, model, shapes, vocabulary), stats,
                  preprocessing(features, mels))
@@ -404,7 +411,8 @@ def fit(decoder: Decoder, model_params: ModelParams, train: TrainParams, normali
     generator = torch.Generator().manual_seed(train.seed)
     order: Sampler[int] = (DistributedSampler(train_set, world, rank, shuffle=True, seed=train.seed)
                            if processes.distributed else RandomSampler(train_set, generator=generator))
-    sampler = EpochSampler(order)
+    sampler = EpochSampler(order, train_set.item_frames(), LENGTH_POOL_BATCHES * train.batch_size, train.batch_size,
+                           train.seed)
     train_loader = _loader(train_set, sampler, train, device,
                            drop_last=decoder == "mlp" and len(train_set) > train.batch_size)
     val_loader = _loader(setup.val_set, DistributedSampler(setup.val_set, world, rank, shuffle=False)

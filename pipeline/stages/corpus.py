@@ -1,7 +1,9 @@
 """Stage `corpus`: make or find the corpus, check every utterance, write the manifest.
 
-`corpus.source: synthetic` generates the embedded GRID-format corpus into `out`; `grid`,
-`lombardgrid` and `folder` index an existing tree at `corpus.root` (`out` is then left empty).
+`corpus.source: synthetic` generates the embedded corpus into `out` (GRID's sentences, or with
+`corpus.synthetic.sentences: open` sentences outside GRID's grammar); `grid`, `lombardgrid`,
+`lrs3`, `lrs2`, `lip2wav` and `folder` index an existing tree at `corpus.root` (`out` is then left
+empty). A clip longer than `corpus.max_seconds` is cut into pieces (pipeline.corpora.cuts).
 The manifest records every video as the stages will read it, resampled to `video.fps`, next to
 its own frame rate. Unusable utterances go to the rejects file with a one-line reason; one with
 an alignment that cannot be used is counted as a warning and costs only its times (GRID and Lombard
@@ -38,8 +40,9 @@ class CorpusParams:
     """`corpus` in params.yaml."""
 
     source: Source = "synthetic"
-    root: str = "data/corpus"  # an existing corpus (grid, lombardgrid, folder); synthetic writes to `out`
+    root: str = "data/corpus"  # an existing corpus (every source but synthetic, which writes to `out`)
     max_reject_fraction: float = 0.2
+    max_seconds: float = 15.0  # longer clips are cut into utterances of at most this (pipeline.corpora.cuts)
     synthetic: SyntheticParams = field(default_factory=SyntheticParams)
     grid: GridLayout = field(default_factory=GridLayout)
     lombardgrid: LombardLayout = field(default_factory=LombardLayout)
@@ -59,7 +62,8 @@ def run(corpus: CorpusParams, video: VideoParams, parallel: ParallelParams, out:
         remove(out)
         out.mkdir(parents=True)
         root = Path(corpus.root)
-    found = find_candidates(corpus.source, root, corpus.grid, corpus.lombardgrid, corpus.folder)
+    found = find_candidates(corpus.source, root, corpus.grid, corpus.lombardgrid, corpus.folder,
+                            corpus.synthetic.sentences)
     for warning in found.warnings:
         log.warning("%s", warning)
     for reason, count in sorted(found.skipped.items()):
@@ -67,9 +71,12 @@ def run(corpus: CorpusParams, video: VideoParams, parallel: ParallelParams, out:
     log.info("checking %d utterances found under %s", len(found.candidates), root)
     utterances: list[Utterance] = []
     rejected, warnings, passed_over = list(found.rejects), list(found.warnings), 0
-    for checked in parallel_map(functools.partial(check, checks=corpus.checks, fps=video.fps), found.candidates,
+    for checked in parallel_map(functools.partial(check, checks=corpus.checks, fps=video.fps,
+                                                  max_seconds=corpus.max_seconds), found.candidates,
                                 parallel, desc="corpus: check"):
-        if isinstance(checked.result, Utterance):
+        if isinstance(checked.result, list):
+            utterances += checked.result
+        elif isinstance(checked.result, Utterance):
             utterances.append(checked.result)
         else:
             rejected.append(checked.result)

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline.audio.judge import OpenJudge
 from pipeline.audio.speech import Voice
 from pipeline.compute.parallel import ParallelParams, parallel_map
 from pipeline.errors import MissingInput, StageError
@@ -36,7 +37,7 @@ from pipeline.learn.dataset import LipSpeechDataset
 from pipeline.learn.evaluation import EvaluateParams, normalised_mse, speak_model, summarise, write_sample
 from pipeline.learn.inference import Synthesiser
 from pipeline.learn.listening_page import CONDITION_ORDER, SampleUtterance, write_listening_page
-from pipeline.learn.scoring import RECORDING, REFERENCES, Spoken, rounded, score
+from pipeline.learn.scoring import RECORDING, REFERENCES, Spoken, rounded, saved_open_judge, score
 from pipeline.stages import Stage
 
 log = logging.getLogger(__name__)
@@ -119,6 +120,7 @@ class ModelJob:
     plots: Path
     samples: Path
     shown: frozenset[str]
+    judge: OpenJudge | None = None
 
     def __call__(self, utterance_id: str) -> tuple[str, dict]:
         synthesiser, test, utterances = _opened(self.model, self.features, self.mels, self.split, self.manifest,
@@ -126,7 +128,7 @@ class ModelJob:
         spoken = speak_model(synthesiser, test.sample(utterance_id), utterances[utterance_id], self.params)
         if utterance_id in self.shown:
             write_sample(spoken, utterances[utterance_id], synthesiser.audio.sample_rate, self.plots, self.samples)
-        return score(spoken, synthesiser.audio.sample_rate)
+        return score(spoken, synthesiser.audio.sample_rate, open_judge=self.judge)
 
 
 class TestSet:
@@ -233,6 +235,7 @@ def run(evaluate: EvaluateParams, parallel: ParallelParams, model: Path, feature
         raise StageError(f"{split} has no test utterance; give the split a test share")
     test = _test_set(synthesiser, features, mels, utterances, test_ids)
     reference_figures = load_references(references, test.ids, evaluate)
+    judge = saved_open_judge(reference_figures.get("open_judge"), references / "judge")
     # The references sampled these for their wavs; one rejected since (no video features) is not shown.
     shown = [i for i in reference_figures["samples"] if i in test.index]
     remove(plots)
@@ -240,10 +243,10 @@ def run(evaluate: EvaluateParams, parallel: ParallelParams, model: Path, feature
     sample_rate = synthesiser.audio.sample_rate
     if synthesiser.device.type == "cuda":
         spoken = _on_gpu(synthesiser, test, utterances, evaluate, set(shown), plots, samples)
-        scored = parallel_map(functools.partial(score, sample_rate=sample_rate), spoken, parallel,
+        scored = parallel_map(functools.partial(score, sample_rate=sample_rate, open_judge=judge), spoken, parallel,
                               desc="evaluate", total=len(test.ids))
     else:
-        job = ModelJob(model, features, mels, split, manifest, evaluate, plots, samples, frozenset(shown))
+        job = ModelJob(model, features, mels, split, manifest, evaluate, plots, samples, frozenset(shown), judge)
         scored = parallel_map(job, test.ids, parallel, desc="evaluate")
     figures = {i: _merged(model_figures, reference_figures["utterances"][i], synthesiser)
                for i, model_figures in scored}
@@ -252,6 +255,8 @@ def run(evaluate: EvaluateParams, parallel: ParallelParams, model: Path, feature
             shutil.copyfile(references / "samples" / utterance_id / f"{condition}.wav",
                             samples / utterance_id / f"{condition}.wav")
     summary = summarise(figures, speaker_of)
+    if "open_judge" in reference_figures:
+        summary["open_judge"] = reference_figures["open_judge"]
     write_json(per_utterance, figures)
     write_json(metrics, summary)
     heard = [SampleUtterance(i, utterances[i].speaker, figures[i]["transcript"], figures[i],

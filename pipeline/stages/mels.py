@@ -14,8 +14,8 @@ import numpy as np
 from pipeline.audio.mels import AudioParams, log_mel
 from pipeline.compute.parallel import ParallelParams, parallel_map
 from pipeline.errors import StageError
+from pipeline.io.clips import utterance_audio
 from pipeline.io.manifest import Utterance, read_manifest
-from pipeline.io.media import read_audio
 from pipeline.io.store import StoreParams, StoreWriter
 from pipeline.stages import Stage
 
@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 
 def utterance_mel(utterance: Utterance, params: AudioParams) -> tuple[str, np.ndarray]:
-    samples, rate = read_audio(utterance.audio, Path(utterance.video))
+    samples, rate = utterance_audio(utterance)
     return utterance.id, log_mel(samples, rate, utterance.frames, utterance.fps, params)
 
 

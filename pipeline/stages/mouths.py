@@ -16,8 +16,8 @@ from pipeline.compute.parallel import ParallelParams, parallel_map
 from pipeline.errors import StageError
 from pipeline.face.crop import MOUTH, CropParams, MouthCrops, apply, mouth_crops
 from pipeline.face.sheets import crops_sheet
+from pipeline.io.clips import utterance_frames
 from pipeline.io.manifest import Utterance, read_manifest, speakers_by_id
-from pipeline.io.media import read_video
 from pipeline.io.store import FieldSpec, StoreParams, StoreReader, StoreWriter
 from pipeline.stages import Stage
 
@@ -27,7 +27,7 @@ SHEET_ROWS = 6  # one row per speaker, at most this many
 
 def crop_utterance(utterance: Utterance, landmarks: StoreReader, params: CropParams) -> tuple[str, MouthCrops]:
     """Decode the utterance and cut its mouth out of every frame."""
-    frames = read_video(Path(utterance.video), grayscale=params.grayscale, fps=utterance.fps)
+    frames = utterance_frames(utterance, grayscale=params.grayscale)
     points = landmarks.read(utterance.id, ["points"])["points"]
     if len(points) != len(frames):
         raise StageError(f"{utterance.id}: {len(frames)} frames but {len(points)} landmark frames; "

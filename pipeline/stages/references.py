@@ -5,7 +5,10 @@ For each test utterance: the oracle (its true mel through the vocoder), the spea
 `evaluate` scores the model (pipeline.learn.evaluation): MCD, STOI, ESTOI, PESQ, what the judge
 hears in each, and the judge in the recording (its floor). None of it depends on the model, so
 DVC keeps it while models change: it reads the mels, the split and the corpus's audio, and only
-the `evaluate.vocoder` and `evaluate.samples` params.
+the `evaluate.vocoder`, `evaluate.samples` and `evaluate.judge_lm` params. For test sentences
+outside GRID's grammar it makes the open-vocabulary judge (pipeline.learn.scoring.open_judge:
+with `judge_lm: training`, `out/judge/judge.arpa` and `judge.dict` from the training
+transcripts), which `evaluate` then uses too.
 
 Writes `out/figures.json`: the test ids, the vocoder it used, the sampled ids, per utterance the
 references' figures and each reference's squared mel error per bin (`evaluate` turns it into the
@@ -24,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from pipeline.audio.judge import OpenJudge
 from pipeline.audio.mels import AudioParams
 from pipeline.audio.speech import Voice
 from pipeline.audio.vocoder import VocoderParams
@@ -34,7 +38,15 @@ from pipeline.io.manifest import Utterance, read_manifest, speakers_by_id
 from pipeline.io.media import write_wav
 from pipeline.io.splits import load_split
 from pipeline.io.store import StoreReader
-from pipeline.learn.scoring import RECORDING, sample_ids, score, speak_references, speaker_mean_mels
+from pipeline.learn.scoring import (
+    RECORDING,
+    JudgeLM,
+    open_judge,
+    sample_ids,
+    score,
+    speak_references,
+    speaker_mean_mels,
+)
 from pipeline.stages import Stage
 
 log = logging.getLogger(__name__)
@@ -51,6 +63,7 @@ class ReferenceJob:
     speaker_means: dict[str, np.ndarray]
     samples: Path
     shown: frozenset[str]
+    judge: OpenJudge | None = None
 
     def __call__(self, utterance_id: str) -> tuple[str, dict]:
         store, utterances, voice = _opened(self.mels, self.manifest, self.vocoder)
@@ -63,7 +76,7 @@ class ReferenceJob:
             write_wav(folder / f"{RECORDING}.wav", spoken.recording, voice.audio.sample_rate)
             for condition, waveform in spoken.waveforms.items():
                 write_wav(folder / f"{condition}.wav", waveform, voice.audio.sample_rate)
-        _, figures = score(spoken, voice.audio.sample_rate, judge_recording=True)
+        _, figures = score(spoken, voice.audio.sample_rate, judge_recording=True, open_judge=self.judge)
         return utterance_id, {**figures, "squared_error": spoken.squared_error}
 
 
@@ -76,7 +89,7 @@ def _opened(mels: Path, manifest: Path, vocoder: VocoderParams) -> tuple[StoreRe
 
 
 def run(vocoder: VocoderParams, samples: int, parallel: ParallelParams, mels: Path, split: Path, manifest: Path,
-        out: Path) -> dict:
+        out: Path, judge_lm: JudgeLM = "training") -> dict:
     store = StoreReader(mels)
     utterances = read_manifest(manifest)
     speaker_of = speakers_by_id(utterances)
@@ -88,11 +101,16 @@ def run(vocoder: VocoderParams, samples: int, parallel: ParallelParams, mels: Pa
         raise StageError(f"no train utterance of {split} is in {mels}: the mean voice needs some")
     means = speaker_mean_mels(store, train_ids, speaker_of)
     shown = sample_ids(test_ids, speaker_of, samples)
+    text_of = {u.id: " ".join(w.word for w in u.words) for u in utterances}
     with replacing(out) as partial:
-        job = ReferenceJob(mels, manifest, vocoder, means, partial / "samples", frozenset(shown))
+        judge, about = open_judge([text_of[i] for i in train_ids], [text_of[i] for i in test_ids], judge_lm,
+                                  partial / "judge")
+        if about is not None:
+            log.info("the open-vocabulary judge's language model: %s", about)
+        job = ReferenceJob(mels, manifest, vocoder, means, partial / "samples", frozenset(shown), judge)
         figures = dict(parallel_map(job, test_ids, parallel, desc="references"))
-        write_json(partial / "figures.json", {"ids": test_ids, "vocoder": dataclasses.asdict(vocoder),
-                                              "samples": shown, "utterances": figures})
+        written = {"ids": test_ids, "vocoder": dataclasses.asdict(vocoder), "samples": shown, "utterances": figures}
+        write_json(partial / "figures.json", written if about is None else {**written, "open_judge": about})
     log.info("references of %d test utterances (%d with wavs): oracle MCD %.2f dB, mean MCD %.2f dB, "
              "judge WER on the recordings %s", len(test_ids), len(shown), _mean(figures, "oracle", "mcd_db"),
              _mean(figures, "mean", "mcd_db"), _mean(figures, RECORDING, "wer"))
@@ -106,7 +124,7 @@ def _mean(figures: dict, condition: str, metric: str) -> float | None:
 
 STAGE = Stage(
     run,
-    params={"evaluate.vocoder": VocoderParams, "evaluate.samples": int},
+    params={"evaluate.vocoder": VocoderParams, "evaluate.samples": int, "evaluate.judge_lm": JudgeLM},
     runtime={"parallel": ParallelParams},
     inputs={"mels": "data/mels", "split": "data/split.json", "manifest": "data/manifest.jsonl"},
     outputs={"out": "data/references"},

@@ -9,7 +9,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from pipeline.corpora import Source
-from pipeline.corpora.protocols import split_by_protocol
+from pipeline.corpora.protocols import LRS_PROTOCOLS, split_by_protocol, split_lrs
 from pipeline.io.files import write_json
 from pipeline.io.manifest import read_manifest
 from pipeline.io.splits import SPLITS, SplitParams, split_ids
@@ -19,18 +19,23 @@ log = logging.getLogger(__name__)
 
 
 def run(split: SplitParams, source: Source, manifest: Path, out: Path,
-        metrics: Path | None = None) -> dict[str, list[str]]:
+        metrics: Path | None = None, root: str | None = None) -> dict[str, list[str]]:
+    """`root`: `corpus.root`, where LRS2's and Lip2Wav's own lists are."""
     utterances = read_manifest(manifest)
     summary: dict = {"protocol": split.protocol}
     if split.protocol == "none":
         splits = split_ids(utterances, split, source)
     else:
-        ids_by_speaker: dict[str, list[str]] = defaultdict(list)
-        for utterance in utterances:
-            ids_by_speaker[utterance.speaker].append(utterance.id)
-        result = split_by_protocol(dict(ids_by_speaker), split.protocol)
+        if split.protocol in LRS_PROTOCOLS:
+            result = split_lrs([u.id for u in utterances], split.protocol, Path(root) if root else None,
+                               split.with_pretrain)
+        else:
+            ids_by_speaker: dict[str, list[str]] = defaultdict(list)
+            for utterance in utterances:
+                ids_by_speaker[utterance.speaker].append(utterance.id)
+            result = split_by_protocol(dict(ids_by_speaker), split.protocol)
         splits = result.splits
-        summary["missing"] = result.missing
+        summary["listed"], summary["missing"] = result.listed, result.missing
         if any(result.missing.values()):
             log.warning("split.protocol %s: the corpus lacks %s of its listed utterances", split.protocol,
                         ", ".join(f"{result.missing[n]} of {result.listed[n]} {n}" for n in SPLITS))
@@ -44,7 +49,8 @@ def run(split: SplitParams, source: Source, manifest: Path, out: Path,
 
 STAGE = Stage(
     run,
-    params={"split": SplitParams, "corpus.source": Source},  # the source picks the default seen rule
+    # The source picks the default seen rule; the root holds LRS2's and Lip2Wav's lists.
+    params={"split": SplitParams, "corpus.source": Source, "corpus.root": str | None},
     inputs={"manifest": "data/manifest.jsonl"},
     outputs={"out": "data/split.json", "metrics": "metrics/split.json"},
 )

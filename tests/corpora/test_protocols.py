@@ -98,7 +98,7 @@ def test_the_split_stage_reports_what_the_corpus_lacks_and_stops_when_most_of_th
 
     metrics = json.loads((tmp_path / "split_metrics.json").read_text())
     assert metrics == {"protocol": "grid4", "missing": {"train": 0, "val": 0, "test": 50},
-                       "train": 3586, "val": 199, "test": 150}
+                       "listed": {"train": 3586, "val": 199, "test": 200}, "train": 3586, "val": 199, "test": 150}
 
     few = [p for name in ("train", "val") for p in lists[name]] + lists["test"][:20]
     write_manifest(tmp_path / "few.jsonl", [_utterance(s, i) for s, i in few])

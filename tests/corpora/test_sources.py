@@ -104,7 +104,8 @@ def test_nothing_usable_fails_with_a_clear_message(tmp_path: Path):
 def test_missing_root_and_unknown_source_are_reported(tmp_path: Path):
     with pytest.raises(StageError, match="not a folder"):
         _run(tmp_path, source="grid", root=str(tmp_path / "nowhere"))
-    with pytest.raises(ParamsError, match="corpus.source must be one of synthetic, grid, lombardgrid, folder"):
+    with pytest.raises(ParamsError, match="corpus.source must be one of synthetic, grid, lombardgrid, lrs3, lrs2, "
+                                          "lip2wav, folder"):
         section(CorpusParams, {"source": "timit"}, "corpus")
 
 

@@ -24,9 +24,15 @@ HOSTILE = {
     "lombardgrid": ["lombardgrid/front/s2_l_bbaf2n.mov", "lombardgrid/../../../escaped/s2_l_lbax4n.wav",
                     "/{outside}/lombardgrid/s2_p_pwij3p.wav", "D:/lombardgrid/front/s2_l_swwp2s.mov",
                     "..\\..\\lombardgrid\\s2_l_sbaa1a.wav"],
+    "lrs3": ["trainval/aYBJayS6mTY/50001.mp4", "trainval/../../../escaped/trainval/x/50002.mp4",
+             "/{outside}/lrs3_v0.4/test/x/00001.mp4", "E:/test/x/00002.mp4", "..\\..\\test\\x\\00003.mp4"],
+    "lrs2": ["mvlrs_v1/main/55354/00001.mp4", "mvlrs_v1/main/../../../../escaped/main/55354/00002.mp4",
+             "/{outside}/mvlrs_v1/main/55354/00003.mp4", "F:/mvlrs_v1/main/55354/00004.mp4",
+             "..\\..\\mvlrs_v1\\main\\55354\\00005.mp4"],
 }
 LINKS = {"grid": ("s1/sbab2n.mpg", "s1/sbab3n.mpg"), "lombardgrid": ("lombardgrid/front/s2_l_sbab2n.mov",
-                                                                      "lombardgrid/audio/s2_l_sbab3n.wav")}
+                                                                      "lombardgrid/audio/s2_l_sbab3n.wav"),
+         "lrs3": ("test/x/00004.mp4", "test/x/00004.txt"), "lrs2": ("mvlrs_v1/main/1/00001.mp4", "train.txt")}
 
 
 def _zip(path: Path, names: list[str], symlink: str, target: str) -> Path:

@@ -149,3 +149,31 @@ def test_a_voice_reader_hands_out_the_enrolment_mel_and_collate_pads_it(stores):
         stored = torch.from_numpy(mels.read(other)["mel"]).T
         length = int(batch.voice_lengths[row])
         assert length == stored.shape[1] and torch.equal(batch.voice[row, :, :length], stored)
+
+
+def test_the_epoch_sampler_batches_utterances_of_similar_length_and_keeps_the_order_of_equal_ones():
+    """Open-vocabulary corpora mix lengths: each pool of drawn indices is sorted by length and cut
+    into batches drawn in a seeded random order, so batches pad little; a corpus of one length
+    (GRID) is drawn exactly as without lengths."""
+    from torch.utils.data import RandomSampler
+
+    lengths = [25, 150, 40, 375, 60, 90, 300, 30, 45, 80, 200, 100]
+
+    def drawn_by(sampler_lengths, epoch=2):
+        sampler = EpochSampler(RandomSampler(range(12), generator=torch.Generator().manual_seed(0)), sampler_lengths,
+                               pool=6, batch=2, seed=7)
+        sampler.set_epoch(epoch)
+        return list(sampler)
+
+    drawn = list(RandomSampler(range(12), generator=torch.Generator().manual_seed(0)))
+    keys = drawn_by(lengths)
+    assert {epoch for _, epoch in keys} == {2} and sorted(i for i, _ in keys) == list(range(12))
+    order = [i for i, _ in keys]
+    for start in (0, 6):
+        pool = order[start:start + 6]
+        assert set(pool) == set(drawn[start:start + 6])  # batches stay within their pool
+        ranked = sorted(pool, key=lambda i: lengths[i])
+        batches = {tuple(ranked[k:k + 2]) for k in range(0, 6, 2)}
+        assert {tuple(sorted(pool[k:k + 2], key=lambda i: lengths[i])) for k in range(0, 6, 2)} == batches
+    assert keys == drawn_by(lengths)  # reproducible
+    assert [i for i, _ in drawn_by([75] * 12)] == drawn

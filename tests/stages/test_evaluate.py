@@ -45,7 +45,9 @@ def test_metrics_file_has_every_metric_for_model_references_and_speakers(evaluat
     per_utterance = json.loads((tmp_path / "per_utterance.json").read_text())
     assert sorted(per_utterance) == sorted(json.loads(fitted["split"].read_text())["test"])
     first = per_utterance[sorted(per_utterance)[0]]
-    assert set(first) == {*CONDITIONS, RECORDING, "transcript"} and grid.is_sentence(first["transcript"].split())
+    assert set(first) == {*CONDITIONS, RECORDING, "transcript", "judge"}
+    assert grid.is_sentence(first["transcript"].split())
+    assert first["judge"] == summary["judge"] == "grid-grammar" and "open_judge" not in summary
     for condition in (*CONDITIONS, RECORDING):
         assert isinstance(first[condition]["heard"], str) and 0 <= first[condition]["wer"] <= 2
     assert set(first["model"]["slots_correct"]) == set(grid.SLOT_NAMES)

@@ -145,8 +145,10 @@ class _Session:
             for kind, _, _, sample, name in self._events
             if kind == _EVENT_PHONEME
         ]
-        # The utterance's speech ends where espeak's closing pause begins.
-        pauses = [p.start for p in phonemes if p.name.startswith("_")]
+        # The utterance's speech ends where espeak's closing pause begins: the first pause after
+        # the last word starts (a long sentence has pauses between its phrases too).
+        last_word = word_starts[-1][2] if word_starts else 0
+        pauses = [p.start for p in phonemes if p.name.startswith("_") and p.start > last_word]
         speech_end = pauses[0] if pauses else n_samples
         # A word event fires before the word's leading silence; its first phoneme is the onset.
         # Words are contiguous: each ends where the next begins, the last where speech ends.

@@ -1,11 +1,18 @@
-"""The embedded corpus: GRID-format talking-face videos, speech and alignments, made offline.
+"""The embedded corpus: talking-face videos, speech and alignments, made offline.
 
-Layout (identical to the `grid` source's default patterns):
+`sentences: grid` (the default): GRID's sentences, in GRID's layout (the `grid` source's default
+patterns):
 
     ROOT/video/s1/bbaf2n.mpg    75 frames, 25 fps, 360x288 MPEG-1 with an MPEG audio track
     ROOT/audio/s1/bbaf2n.wav    3.0 s, 16-bit PCM, espeak-ng's 22 050 Hz
     ROOT/align/s1/bbaf2n.align  GRID alignment (1000 units per frame, `sil` at both ends)
     ROOT/truth/s1/bbaf2n.npy    what the generator drew: per-frame landmarks and mouth tracks
+
+`sentences: open`: sentences outside GRID's grammar (open_sentences.txt: 1,314 sentences of 3 to 15
+words, 1,827 distinct words, from Python's documentation, PSF License), each video as long as its
+speech (about 1 to 6 s), in the `folder` source's layout, the id naming the sentence's line:
+
+    ROOT/s1/o0042.mpg, ROOT/s1/o0042.wav, ROOT/s1/o0042.align, ROOT/truth/s1/o0042.npy
 
 Every utterance draws from its own random generator seeded by (seed, speaker, utterance), so the
 files are byte-identical for the same params whatever the number of workers.
@@ -13,8 +20,11 @@ files are byte-identical for the same params whatever the number of workers.
 from __future__ import annotations
 
 import functools
+import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -32,6 +42,16 @@ N_FRAMES = 75
 DURATION = N_FRAMES / FPS
 VARIANTS = ("m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4", "f5")
 TRUTH_DTYPE = np.dtype([("landmarks", np.float32, (68, 2)), ("mouth", np.float32, (4,))])
+OPEN_SENTENCES = Path(__file__).with_name("open_sentences.txt")
+OPEN_MAX_SECONDS = 6.0  # an open sentence's speech is sped up until it fits
+OPEN_MARGIN = (0.15, 0.35)  # seconds of silence before and after an open sentence, drawn per utterance
+
+
+@functools.lru_cache(maxsize=1)
+def open_sentences() -> tuple[tuple[str, ...], ...]:
+    """The open-vocabulary sentences, as lower-case words (the file keeps their case and commas)."""
+    lines = [line for line in OPEN_SENTENCES.read_text().splitlines() if line and not line.startswith("#")]
+    return tuple(tuple(re.findall(r"[a-z']+", line.lower())) for line in lines)
 
 
 @dataclass(frozen=True)
@@ -42,6 +62,7 @@ class SyntheticParams:
     utterances_per_speaker: int = 97
     seed: int = 0
     noise_db: float = -55.0
+    sentences: Literal["grid", "open"] = "grid"
 
 
 @dataclass(frozen=True)
@@ -67,9 +88,11 @@ class Job:
     def speaker(self) -> Speaker:
         return make_speaker(self.params.seed, self.speaker_index)
 
+    line: int | None = None  # open sentences: the sentence's index in open_sentences()
+
     @property
     def utterance_id(self) -> str:
-        return grid.sentence_id(self.sentence)
+        return grid.sentence_id(self.sentence) if self.line is None else f"o{self.line:04d}"
 
 
 def make_speaker(seed: int, index: int) -> Speaker:
@@ -88,6 +111,15 @@ def plan(root: Path, params: SyntheticParams) -> list[Job]:
     """All utterances to generate: per speaker, distinct GRID sentences, sorted by id."""
     jobs = []
     per_speaker = params.utterances_per_speaker
+    if params.sentences == "open":
+        sentences = open_sentences()
+        if not 0 < per_speaker <= len(sentences):
+            raise ValueError(f"utterances_per_speaker must be in 1..{len(sentences)}, got {per_speaker}")
+        for s in range(params.speakers):
+            picks = sorted(int(i) for i in np.random.default_rng([params.seed, s, 3]).choice(
+                len(sentences), size=per_speaker, replace=False))
+            jobs += [Job(str(root), s, u, sentences[line], params, line) for u, line in enumerate(picks)]
+        return jobs
     if not 0 < per_speaker <= grid.N_SENTENCES:
         raise ValueError(f"utterances_per_speaker must be in 1..{grid.N_SENTENCES}, got {per_speaker}")
     for s in range(params.speakers):
@@ -129,14 +161,20 @@ def generate(job: Job) -> str:
     """Write one utterance's video, wav, alignment and truth; returns its id."""
     speaker, params = job.speaker, job.params
     rng = np.random.default_rng([params.seed, job.speaker_index, 2, job.utterance_index])
-    speech = _speak_within(" ".join(job.sentence), speaker.voice, DURATION - 0.4)
+    is_open = job.line is not None
+    speech = _speak_within(" ".join(job.sentence), speaker.voice, OPEN_MAX_SECONDS if is_open else DURATION - 0.4)
     rate = speech.sample_rate
     first, last = _speech_span(speech)
     spoken = (last - first) / rate
-    onset = float(rng.uniform(0.15, DURATION - 0.15 - spoken))
+    if is_open:
+        onset = float(rng.uniform(*OPEN_MARGIN))
+        n_frames = math.ceil((onset + spoken + float(rng.uniform(*OPEN_MARGIN))) * FPS)
+    else:
+        onset, n_frames = float(rng.uniform(0.15, DURATION - 0.15 - spoken)), N_FRAMES
+    duration = n_frames / FPS
 
-    # Audio: the speech placed at `onset` inside a 3.0 s window, with faint noise.
-    window = np.zeros(round(DURATION * rate), np.float64)
+    # Audio: the speech placed at `onset` inside the video's span, with faint noise.
+    window = np.zeros(round(duration * rate), np.float64)
     shift = round(onset * rate) - first
     clip = speech.audio[max(0, -shift):]
     window[max(0, shift):max(0, shift) + len(clip)] = clip[: len(window) - max(0, shift)]
@@ -149,22 +187,25 @@ def generate(job: Job) -> str:
     for word in speech.words:
         start, end = word.span()
         times.append(Word(word.word, (_sample(start, rate) + shift) / rate, (_sample(end, rate) + shift) / rate))
-    times.append(Word(grid.SILENCE, (last + shift) / rate, DURATION))
+    times.append(Word(grid.SILENCE, (last + shift) / rate, duration))
 
     # Video: the mouth follows the phonemes, the head moves a little.
-    tracks = mouth_tracks(speech.phonemes, first, last, shift / rate, rate, N_FRAMES, FPS)
-    motion = faces.head_motion(rng, N_FRAMES, FPS)
+    tracks = mouth_tracks(speech.phonemes, first, last, shift / rate, rate, n_frames, FPS)
+    motion = faces.head_motion(rng, n_frames, FPS)
     frames, landmarks = faces.render(_face(params.seed, job.speaker_index), tracks, motion)
 
     root, spk, uid = Path(job.root), speaker.id, job.utterance_id
     paths = {kind: root / kind / spk / f"{uid}.{ext}"
              for kind, ext in (("video", "mpg"), ("audio", "wav"), ("align", "align"), ("truth", "npy"))}
+    if is_open:  # the folder source's layout: a speaker's folder holds its videos, wavs and alignments
+        paths.update({kind: root / spk / f"{uid}.{ext}" for kind, ext in (("video", "mpg"), ("audio", "wav"),
+                                                                         ("align", "align"))})
     for path in paths.values():
         path.parent.mkdir(parents=True, exist_ok=True)
     write_video(paths["video"], frames, FPS, audio, rate)
     write_wav(paths["audio"], audio, rate)
     paths["align"].write_text(grid.format_align(times))
-    truth = np.empty(N_FRAMES, TRUTH_DTYPE)
+    truth = np.empty(n_frames, TRUTH_DTYPE)
     truth["landmarks"], truth["mouth"] = landmarks, tracks
     np.save(paths["truth"], truth)
     return f"{spk}/{uid}"
