@@ -54,10 +54,12 @@ def test_a_stage_runs_through_the_command(tmp_path: Path):
     manifest.write_text("".join(json.dumps(row) + "\n" for row in rows))
     paths = ("--params", str(params), "--manifest", str(manifest), "--out", str(split), "--metrics",
              str(tmp_path / "split_metrics.json"))
-    params.write_text("split: {mode: unseen, test_speakers: [s2], val_speakers: []}\ncorpus: {source: folder}\n")
+    params.write_text("split: {mode: unseen, test_speakers: [s2], val_speakers: []}\n"
+                      "corpus: {source: folder, root: data}\n")
     done = lip2speech("split", *paths)
     assert done.returncode == 1 and "split leaves val empty" in done.stderr  # one line, exit 1
-    params.write_text("split: {mode: unseen, test_speakers: [s2], val_speakers: [s3]}\ncorpus: {source: folder}\n")
+    params.write_text("split: {mode: unseen, test_speakers: [s2], val_speakers: [s3]}\n"
+                      "corpus: {source: folder, root: data}\n")
     done = lip2speech("split", *paths)
     assert done.returncode == 0, done.stderr
     assert {name: len(ids) for name, ids in json.loads(split.read_text()).items()} == {"train": 20, "val": 20,

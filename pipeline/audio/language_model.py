@@ -27,7 +27,7 @@ START, END = "<s>", "</s>"
 
 
 def _counts(sentences: list[list[str]], order: int) -> list[Counter]:
-    counts = [Counter() for _ in range(order)]
+    counts: list[Counter] = [Counter() for _ in range(order)]
     for words in sentences:
         tokens = [START, *words, END]
         for n in range(1, order + 1):
@@ -89,7 +89,8 @@ def write_judge_files(texts: list[str], folder: Path, dictionary: Path) -> tuple
     for line in dictionary.read_text().splitlines():
         head = line.split(" ", 1)[0]
         entries[head.split("(")[0]].append(line)
-    sentences, unknown = [], Counter()
+    sentences: list[list[str]] = []
+    unknown: Counter = Counter()
     for text in sorted(set(texts)):
         words = text.split()
         unknown.update(w for w in words if w not in entries)
@@ -97,10 +98,10 @@ def write_judge_files(texts: list[str], folder: Path, dictionary: Path) -> tuple
         if kept:
             sentences.append(kept)
     folder.mkdir(parents=True, exist_ok=True)
-    model, words = folder / "judge.arpa", folder / "judge.dict"
+    model, pronunciations = folder / "judge.arpa", folder / "judge.dict"
     model.write_text(arpa(sentences))
     vocabulary = sorted({w for s in sentences for w in s})
-    words.write_text("".join(line + "\n" for w in vocabulary for line in entries[w]))
+    pronunciations.write_text("".join(line + "\n" for w in vocabulary for line in entries[w]))
     about = {"language_model": "training transcripts", "sentences": len(sentences), "words": len(vocabulary),
              "words_not_in_dictionary": sum(unknown.values())}
-    return str(model), str(words), about
+    return str(model), str(pronunciations), about

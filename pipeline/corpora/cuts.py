@@ -35,7 +35,7 @@ def _on_frame(seconds: float, fps: float) -> float:
 
 
 def _shifted(words: list[Word], start: float) -> tuple[Word, ...]:
-    return tuple(Word(w.word, round(w.start - start, 4), round(w.end - start, 4)) if w.timed else w for w in words)
+    return tuple(Word(w.word, *(round(t - start, 4) for t in w.span())) if w.timed else w for w in words)
 
 
 def at_words(words: list[Word], duration: float, max_seconds: float, fps: float) -> list[Piece]:
@@ -45,22 +45,24 @@ def at_words(words: list[Word], duration: float, max_seconds: float, fps: float)
         raise CutError(f"lasts {duration:.1f} s, more than corpus.max_seconds {max_seconds:g}, and has no word "
                        "times to cut it at")
     pieces: list[Piece] = []
-    start, current = 0.0, []
+    start = 0.0
+    current: list[tuple[Word, float, float]] = []  # the piece being filled: its words with their spans
     for word in words:
-        if current and word.end - start > max_seconds:
-            cut = _on_frame(min((current[-1].end + word.start) / 2, start + max_seconds), fps)
-            pieces.append(Piece(start, cut, _shifted(current, start)))
+        begin, finish = word.span()
+        if current and finish - start > max_seconds:
+            cut = _on_frame(min((current[-1][2] + begin) / 2, start + max_seconds), fps)
+            pieces.append(Piece(start, cut, _shifted([w for w, _, _ in current], start)))
             start, current = cut, []
-        if word.end - start > max_seconds:
-            start = _on_frame(math.floor(word.start * fps) / fps, fps)
-            if word.end - start > max_seconds:
-                raise CutError(f"the word {word.word!r} at {word.start:.2f} s lasts longer than corpus.max_seconds "
+        if finish - start > max_seconds:
+            start = _on_frame(math.floor(begin * fps) / fps, fps)
+            if finish - start > max_seconds:
+                raise CutError(f"the word {word.word!r} at {begin:.2f} s lasts longer than corpus.max_seconds "
                                f"{max_seconds:g}")
-        current.append(word)
+        current.append((word, begin, finish))
     end = _on_frame(min(duration, start + max_seconds), fps)
-    if end < current[-1].end:
-        end = _on_frame(math.ceil(current[-1].end * fps) / fps, fps)
-    pieces.append(Piece(start, end, _shifted(current, start)))
+    if end < current[-1][2]:
+        end = _on_frame(math.ceil(current[-1][2] * fps) / fps, fps)
+    pieces.append(Piece(start, end, _shifted([w for w, _, _ in current], start)))
     return pieces
 
 
@@ -71,8 +73,9 @@ def in_windows(duration: float, max_seconds: float, fps: float) -> list[Piece]:
     return [Piece(a, b, ()) for a, b in zip(bounds, bounds[1:], strict=False)]
 
 
-def cut(words: list[Word], duration: float, max_seconds: float, fps: float, rule: LongClips) -> list[Piece]:
-    """The clip as it stays (one piece, None bounds) when it fits in max_seconds, else its pieces."""
+def cut(words: list[Word], duration: float, max_seconds: float, fps: float,
+        rule: LongClips | str) -> list[Piece]:
+    """The clip as one piece when it fits in max_seconds, else its pieces by `rule`."""
     if duration <= max_seconds:
         return [Piece(0.0, duration, tuple(words))]
     if rule == "windows" and not any(w.timed for w in words):

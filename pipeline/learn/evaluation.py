@@ -165,7 +165,7 @@ def summarise(per_utterance: dict[str, dict], speaker_of: dict[str, str]) -> dic
 
     ids = sorted(per_utterance)
     speakers = sorted({speaker_of[i] for i in ids})
-    judges = sorted({per_utterance[i].get("judge") for i in ids} - {None})
+    judges = sorted({judge for i in ids if (judge := per_utterance[i].get("judge"))})
     if not judges:
         log.info("no test utterance has a transcript: no judge applies, wer is null")
     return {"utterances": len(ids), "judge": " + ".join(judges) or None, **means(ids),

@@ -50,7 +50,7 @@ def run(split: SplitParams, source: Source, manifest: Path, out: Path,
 STAGE = Stage(
     run,
     # The source picks the default seen rule; the root holds LRS2's and Lip2Wav's lists.
-    params={"split": SplitParams, "corpus.source": Source, "corpus.root": str | None},
+    params={"split": SplitParams, "corpus.source": Source, "corpus.root": str},
     inputs={"manifest": "data/manifest.jsonl"},
     outputs={"out": "data/split.json", "metrics": "metrics/split.json"},
 )

@@ -112,13 +112,13 @@ def plan(root: Path, params: SyntheticParams) -> list[Job]:
     jobs = []
     per_speaker = params.utterances_per_speaker
     if params.sentences == "open":
-        sentences = open_sentences()
-        if not 0 < per_speaker <= len(sentences):
-            raise ValueError(f"utterances_per_speaker must be in 1..{len(sentences)}, got {per_speaker}")
+        lines = open_sentences()
+        if not 0 < per_speaker <= len(lines):
+            raise ValueError(f"utterances_per_speaker must be in 1..{len(lines)}, got {per_speaker}")
         for s in range(params.speakers):
-            picks = sorted(int(i) for i in np.random.default_rng([params.seed, s, 3]).choice(
-                len(sentences), size=per_speaker, replace=False))
-            jobs += [Job(str(root), s, u, sentences[line], params, line) for u, line in enumerate(picks)]
+            chosen = sorted(int(i) for i in np.random.default_rng([params.seed, s, 3]).choice(
+                len(lines), size=per_speaker, replace=False))
+            jobs += [Job(str(root), s, u, lines[line], params, line) for u, line in enumerate(chosen)]
         return jobs
     if not 0 < per_speaker <= grid.N_SENTENCES:
         raise ValueError(f"utterances_per_speaker must be in 1..{grid.N_SENTENCES}, got {per_speaker}")
