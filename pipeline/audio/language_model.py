@@ -80,6 +80,11 @@ def arpa(sentences: list[list[str]], order: int = ORDER, discount: float = DISCO
     return "\n".join(lines + ["", "\\end\\", ""])
 
 
+def judge_files(folder: Path) -> tuple[Path, Path]:
+    """Where `write_judge_files` puts the language model and the dictionary in `folder`."""
+    return folder / "judge.arpa", folder / "judge.dict"
+
+
 def write_judge_files(texts: list[str], folder: Path, dictionary: Path) -> tuple[str, str, dict]:
     """(language model path, dictionary path, a description) for the open-vocabulary judge, from
     transcripts (normalised words separated by spaces): the ARPA model of their sentences and the
@@ -98,7 +103,7 @@ def write_judge_files(texts: list[str], folder: Path, dictionary: Path) -> tuple
         if kept:
             sentences.append(kept)
     folder.mkdir(parents=True, exist_ok=True)
-    model, pronunciations = folder / "judge.arpa", folder / "judge.dict"
+    model, pronunciations = judge_files(folder)
     model.write_text(arpa(sentences))
     vocabulary = sorted({w for s in sentences for w in s})
     pronunciations.write_text("".join(line + "\n" for w in vocabulary for line in entries[w]))

@@ -17,7 +17,7 @@ from typing import Literal
 import numpy as np
 
 from pipeline.audio.judge import GRID_GRAMMAR, OpenJudge, cmu_dictionary, judge_for, normalise, word_errors
-from pipeline.audio.language_model import write_judge_files
+from pipeline.audio.language_model import judge_files, write_judge_files
 from pipeline.audio.mels import AudioParams, fit_audio
 from pipeline.audio.metrics import all_metrics
 from pipeline.audio.speech import Voice
@@ -103,13 +103,14 @@ def score(spoken: Spoken, sample_rate: int, judge_recording: bool = False,
     figures: dict = {condition: {**all_metrics(spoken.recording, waveform, sample_rate),
                                  "mse": spoken.mse[condition], "wer": None}
                      for condition, waveform in spoken.waveforms.items()}
+    said = normalise(" ".join(spoken.words))
     if "model" in figures:
         figures["model"]["nonfinite"] = spoken.nonfinite
         figures["model"]["lipreading_wer"] = figures["model"]["lipreading_cer"] = None
         if spoken.lipread is not None:
             figures["model"]["lipread"] = spoken.lipread
             if spoken.words:
-                said, read = normalise(" ".join(spoken.words)), normalise(spoken.lipread)
+                read = normalise(spoken.lipread)
                 figures["model"]["lipreading_wer"] = word_errors(said, read).wer
                 figures["model"]["lipreading_cer"] = word_errors(list(" ".join(said)), list(" ".join(read))).wer
     heard = dict(spoken.waveforms)
@@ -119,7 +120,6 @@ def score(spoken: Spoken, sample_rate: int, judge_recording: bool = False,
     judge = None
     if spoken.words:
         judge, judging = judge_for(spoken.words, open_judge)
-        said = normalise(" ".join(spoken.words))
         for condition, waveform in heard.items():
             words = judging.recognise(waveform, sample_rate)
             errors = word_errors(said, words)
@@ -155,7 +155,8 @@ def saved_open_judge(about: dict | None, folder: Path) -> OpenJudge | None:
         return None
     if about["language_model"] != "training transcripts":
         return OpenJudge()
-    return OpenJudge(str(folder / "judge.arpa"), str(folder / "judge.dict"))
+    model, dictionary = judge_files(folder)
+    return OpenJudge(str(model), str(dictionary))
 
 
 def rounded(value):
