@@ -47,6 +47,7 @@ test: $(STAMP) lint docs browser
 bench: $(STAMP)
 	$(BIN)/python -m bench.corpus
 	$(BIN)/python -m bench.landmarks
+	$(BIN)/python -m bench.clips
 	$(BIN)/python -m bench.dataset
 	$(BIN)/python -m bench.train
 	$(BIN)/python -m bench.evaluate

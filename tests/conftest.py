@@ -153,23 +153,23 @@ def evaluated(stores, fitted, tmp_path_factory) -> tuple[dict, Path]:
     return evaluate(stores, fitted, out), out
 
 
-def index_frames(count: int, height: int = 96, width: int = 128) -> np.ndarray:
-    """RGB frames that carry their own index in eight black/white strips (bit b in strip b), so
+def index_frames(count: int, height: int = 96, width: int = 128, bits: int = 8) -> np.ndarray:
+    """RGB frames that carry their own index in `bits` black/white strips (bit b in strip b), so
     it survives lossy coding: `frame_index` reads it back."""
     frames = np.zeros((count, height, width, 3), np.uint8)
-    strip = width // 8
+    strip = width // bits
     for index in range(count):
-        for bit in range(8):
+        for bit in range(bits):
             if index >> bit & 1:
                 frames[index, :, bit * strip:(bit + 1) * strip] = 255
     return frames
 
 
-def frame_index(frame: np.ndarray) -> int:
+def frame_index(frame: np.ndarray, bits: int = 8) -> int:
     """The index `index_frames` drew into a decoded frame (RGB or grayscale)."""
     gray = frame if frame.ndim == 2 else frame.mean(axis=2)
-    strip = gray.shape[1] // 8
-    return sum(1 << bit for bit in range(8) if gray[:, bit * strip + 2:(bit + 1) * strip - 2].mean() > 128)
+    strip = gray.shape[1] // bits
+    return sum(1 << bit for bit in range(bits) if gray[:, bit * strip + 2:(bit + 1) * strip - 2].mean() > 128)
 
 
 def write_timed_video(path: Path, frames: np.ndarray, times: list[float], audio: np.ndarray | None = None,

@@ -40,8 +40,11 @@ def prepare_partial(path: Path) -> Path:
 
 
 def publish(partial: Path, path: Path) -> None:
-    """Move a finished `partial` into place, replacing what was at `path`."""
-    remove(path)
+    """Move a finished `partial` into place, replacing what was at `path`. A file replaces a file
+    in one step, so a reader (or a kill) never finds `path` missing; a folder cannot be renamed
+    over another, so the old one goes first."""
+    if (path.is_dir() and not path.is_symlink()) or partial.is_dir():
+        remove(path)
     os.replace(partial, path)
 
 

@@ -111,68 +111,93 @@ def probe_video(path: Path) -> VideoInfo:
     return VideoInfo(frames, width, height, _span(first, clock.last, clock.step))
 
 
+# A piece of a long clip starts decoding this long before its start: the seek lands on a keyframe
+# at or before the point asked for, and the frames between are decoded, not kept.
+SEEK_MARGIN = 1.0
+
+
+def _decoded(path: Path, clip: tuple[float, float] | None, seek: bool
+             ) -> Iterator[tuple[float, np.ndarray, float]]:
+    """(seconds after the file's first frame, BGR frame, the frame step seen so far) for the
+    frames of `clip` (every frame when there is none); frames before it are grabbed, not
+    converted. With `seek`, a clip starting later than SEEK_MARGIN seeks near it first; a seek
+    that fails, lands after the start (a frame would be lost) or finds no timestamps reopens the
+    file and decodes from its start."""
+    capture = _open(path)
+    try:
+        clock = _Clock(capture)
+        if not capture.grab():
+            return
+        origin = clock.tick()
+        moment = 0.0
+        if clip is not None and seek and clip[0] > SEEK_MARGIN:
+            target = origin + clip[0] - SEEK_MARGIN
+            if capture.set(cv2.CAP_PROP_POS_MSEC, target * 1000.0) and capture.grab():
+                clock = _Clock(capture)  # the step before the jump is not a frame step
+                moment = clock.tick() - origin
+            if not 0.0 < moment < clip[0] - clock.step / 2:  # 0: landed on the first frame, or no timestamps
+                capture.release()
+                capture = _open(path)
+                clock = _Clock(capture)
+                capture.grab()
+                origin, moment = clock.tick(), 0.0
+        while True:
+            if clip is not None and moment >= clip[1] - clock.step / 2:
+                return
+            if clip is None or moment >= clip[0] - clock.step / 2:
+                ok, frame = capture.retrieve()
+                if not ok:
+                    return
+                yield moment, frame, clock.step
+            if not capture.grab():
+                return
+            moment = clock.tick() - origin
+    finally:
+        capture.release()
+
+
 def iter_video(path: Path, grayscale: bool = False, fps: float | None = None,
-               clip: tuple[float, float] | None = None) -> Iterator[np.ndarray]:
+               clip: tuple[float, float] | None = None, seek: bool = True) -> Iterator[np.ndarray]:
     """Frames one at a time as uint8, (H, W, 3) RGB or (H, W) grayscale. With `fps`, resampled by
     presentation time to that constant rate: output frame i (at i / fps after the first frame)
     is the decoded frame whose timestamp is nearest, so any container rate, and a variable frame
     rate, gives round(span * fps) frames in step with the audio; a video already at `fps` comes
     out unchanged. `clip` (start, end), seconds from the first frame: only the frames of that
-    span (with `fps`: round((end - start) * fps) of them), as a piece cut from a long clip."""
-    capture = _open(path)
-    clock = _Clock(capture)
+    span (with `fps`: round((end - start) * fps) of them), as a piece cut from a long clip; it
+    seeks to the piece (the same frames, without decoding the file up to it) unless `seek` is
+    False."""
     code = cv2.COLOR_BGR2GRAY if grayscale else cv2.COLOR_BGR2RGB
-
-    def decoded() -> Iterator[tuple[float, np.ndarray]]:
-        """(seconds after the first frame, frame); frames outside `clip` are grabbed, not converted."""
-        origin = None
-        while capture.grab():
-            moment = clock.tick()
-            origin = moment if origin is None else origin
-            moment -= origin
-            if clip is not None and moment < clip[0] - clock.step / 2:
-                continue
-            if clip is not None and moment >= clip[1] - clock.step / 2:
-                return
-            ok, frame = capture.retrieve()
-            if not ok:
-                return
-            yield moment, cv2.cvtColor(frame, code)
-
-    try:
-        frames = decoded()
-        current = next(frames, None)
-        if current is None:
-            raise MediaError("video has no decodable frames" if clip is None else
-                             f"no frames between {clip[0]:g} s and {clip[1]:g} s")
-        if fps is None:
-            yield current[1]
-            for _, frame in frames:
-                yield frame
-            return
-        start, upcoming, index = current[0], next(frames, None), 0
-        total = None if clip is None else max(1, round((clip[1] - clip[0]) * fps))
-        if clip is not None:
-            start = clip[0]
-        while total is None or index < total:
-            moment = start + index / fps
-            while upcoming is not None and abs(upcoming[0] - moment) < abs(current[0] - moment):
-                current, upcoming = upcoming, next(frames, None)
-            if upcoming is None and total is None:
-                total = max(1, round(_span(start, current[0], clock.step) * fps))
-                if index >= total:
-                    break
-            yield current[1]
-            index += 1
-    finally:
-        capture.release()
+    frames = ((moment, cv2.cvtColor(frame, code), step) for moment, frame, step in _decoded(path, clip, seek))
+    current = next(frames, None)
+    if current is None:
+        raise MediaError("video has no decodable frames" if clip is None else
+                         f"no frames between {clip[0]:g} s and {clip[1]:g} s")
+    if fps is None:
+        yield current[1]
+        for _, frame, _ in frames:
+            yield frame
+        return
+    start, upcoming, index = current[0], next(frames, None), 0
+    total = None if clip is None else max(1, round((clip[1] - clip[0]) * fps))
+    if clip is not None:
+        start = clip[0]
+    while total is None or index < total:
+        moment = start + index / fps
+        while upcoming is not None and abs(upcoming[0] - moment) < abs(current[0] - moment):
+            current, upcoming = upcoming, next(frames, None)
+        if upcoming is None and total is None:
+            total = max(1, round(_span(start, current[0], current[2]) * fps))
+            if index >= total:
+                break
+        yield current[1]
+        index += 1
 
 
 def read_video(path: Path, grayscale: bool = False, fps: float | None = None,
-               clip: tuple[float, float] | None = None) -> np.ndarray:
+               clip: tuple[float, float] | None = None, seek: bool = True) -> np.ndarray:
     """All frames (of `clip`, when given) as uint8, (T, H, W, 3) RGB or (T, H, W) grayscale;
     resampled to `fps` when given (see `iter_video`)."""
-    return np.stack(list(iter_video(path, grayscale, fps, clip)))
+    return np.stack(list(iter_video(path, grayscale, fps, clip, seek)))
 
 
 def read_audio(path: Path | str, video: Path | None = None) -> tuple[np.ndarray, int]:
