@@ -18,20 +18,16 @@ import tempfile
 import time
 from pathlib import Path
 
-import cv2
-
-from bench.common import markdown_table
+from bench.common import REAL_GRID, face_crop, markdown_table
 from pipeline.io.media import probe_video, read_video, write_video
 
-REAL_GRID = Path(__file__).resolve().parents[1] / "tests" / "data" / "real_grid"
 FPS = 25
 
 
 def make_clip(path: Path, seconds: float) -> float:
     """An LRS3-style clip of `seconds` from the real GRID takes in turn; returns its length."""
     takes = [read_video(video) for video in sorted(REAL_GRID.glob("*.mpg"))]
-    faces = [cv2.resize(frame[24:264, 60:300], (224, 224), interpolation=cv2.INTER_AREA)
-             for frame in itertools.chain.from_iterable(takes)]
+    faces = [face_crop(frame, 224) for frame in itertools.chain.from_iterable(takes)]
     count = round(seconds * FPS)
     write_video(path, itertools.islice(itertools.cycle(faces), count), FPS, codec="libx264")
     return probe_video(path).span

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
+import numpy as np
+
 from pipeline.compute.parallel import ParallelParams
 from pipeline.corpora.grid import GridLayout, find_grid
 from pipeline.corpora.sources import Checks, check
@@ -13,6 +16,13 @@ from pipeline.io.media import VideoParams
 from pipeline.io.splits import SplitParams
 
 SEQUENTIAL = ParallelParams(n_jobs=1)
+REAL_GRID = Path(__file__).resolve().parents[1] / "tests" / "data" / "real_grid"  # four real GRID videos, CC BY 4.0
+
+
+def face_crop(frame: np.ndarray, size: int) -> np.ndarray:
+    """A GRID frame cropped square around the face and scaled to size x size, as LRS3 (224) and
+    LRS2 (160) crop theirs."""
+    return cv2.resize(frame[24:264, 60:300], (size, size), interpolation=cv2.INTER_AREA)
 
 
 def manifest_of(root: Path, fps: float = VideoParams.fps) -> list[Utterance]:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import SEQUENTIAL, manifest_of, markdown_table
+from bench.common import REAL_GRID, SEQUENTIAL, manifest_of, markdown_table
 from pipeline.compute.parallel import pin_threads
 from pipeline.corpora.files import Candidate
 from pipeline.corpora.sources import Checks, check
@@ -34,8 +34,6 @@ from pipeline.face.landmarks import LandmarksParams, process
 from pipeline.face.tracking import finish, track
 from pipeline.io.manifest import Utterance
 from pipeline.io.media import VideoParams, read_video
-
-REAL_GRID = Path(__file__).resolve().parents[1] / "tests" / "data" / "real_grid"
 
 
 def _timed(function, utterance, repeats: int = 3) -> tuple[float, object]:

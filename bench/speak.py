@@ -22,10 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import markdown_table
+from bench.common import REAL_GRID, markdown_table
 from pipeline.io.media import read_audio, read_video, write_video
 
-REAL_GRID = Path(__file__).resolve().parents[1] / "tests" / "data" / "real_grid"
 NTSC = Fraction(30000, 1001)
 
 

@@ -123,24 +123,28 @@ def _decoded(path: Path, clip: tuple[float, float] | None, seek: bool
     converted. With `seek`, a clip starting later than SEEK_MARGIN seeks near it first; a seek
     that fails, lands after the start (a frame would be lost) or finds no timestamps reopens the
     file and decodes from its start."""
-    capture = _open(path)
-    try:
+
+    def opened() -> tuple[cv2.VideoCapture, _Clock, float | None]:
+        """The file opened, its clock, and its first frame's time (None: no frame) with that frame grabbed."""
+        capture = _open(path)
         clock = _Clock(capture)
-        if not capture.grab():
+        return capture, clock, clock.tick() if capture.grab() else None
+
+    capture, clock, origin = opened()
+    try:
+        if origin is None:
             return
-        origin = clock.tick()
         moment = 0.0
         if clip is not None and seek and clip[0] > SEEK_MARGIN:
-            target = origin + clip[0] - SEEK_MARGIN
-            if capture.set(cv2.CAP_PROP_POS_MSEC, target * 1000.0) and capture.grab():
+            if capture.set(cv2.CAP_PROP_POS_MSEC, (origin + clip[0] - SEEK_MARGIN) * 1000.0) and capture.grab():
                 clock = _Clock(capture)  # the step before the jump is not a frame step
                 moment = clock.tick() - origin
             if not 0.0 < moment < clip[0] - clock.step / 2:  # 0: landed on the first frame, or no timestamps
                 capture.release()
-                capture = _open(path)
-                clock = _Clock(capture)
-                capture.grab()
-                origin, moment = clock.tick(), 0.0
+                capture, clock, origin = opened()
+                if origin is None:  # unreadable when opened again
+                    return
+                moment = 0.0
         while True:
             if clip is not None and moment >= clip[1] - clock.step / 2:
                 return

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 
+from bench.common import face_crop
 from pipeline.audio.mels import resample
 from pipeline.corpora import grid
 from pipeline.io.manifest import Word
@@ -33,7 +33,7 @@ def face_clip(names: list[str], size: int, fps: float = 25.0) -> tuple[list[np.n
     frames, audio = [], []
     for name in names:
         video = read_video(REAL / f"{name}.mpg", fps=fps)
-        frames += [cv2.resize(frame[24:264, 60:300], (size, size), interpolation=cv2.INTER_AREA) for frame in video]
+        frames += [face_crop(frame, size) for frame in video]
         samples, rate = read_audio(VIDEO_TRACK, REAL / f"{name}.mpg")
         speech = resample(samples, rate, 16000)[:round(len(video) / fps * 16000)]
         audio.append(np.pad(speech, (0, round(len(video) / fps * 16000) - len(speech))))
