@@ -57,6 +57,11 @@ class Utterance:
     end: float | None = None
 
     @property
+    def transcript(self) -> str:
+        """Its words joined by spaces ("" without words)."""
+        return " ".join(w.word for w in self.words)
+
+    @property
     def clip(self) -> tuple[float, float] | None:
         """(start, end) of a piece cut from its file, None for the whole file."""
         return None if self.start is None or self.end is None else (self.start, self.end)

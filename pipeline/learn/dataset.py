@@ -227,7 +227,7 @@ class EpochSampler(Sampler[tuple[int, int]]):
 
 def transcripts(utterances: list[Utterance]) -> dict[str, str]:
     """{utterance id: its words joined by spaces} for the utterances that have words."""
-    return {u.id: " ".join(w.word for w in u.words) for u in utterances if u.words}
+    return {u.id: u.transcript for u in utterances if u.words}
 
 
 def collate(samples: list[Sample]) -> Batch:

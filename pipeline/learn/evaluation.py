@@ -199,8 +199,7 @@ def write_sample(spoken: Spoken, utterance: Utterance, sample_rate: int, plots: 
     """The utterance's mel picture (plots/ID.png, target above the model's) and a wav per condition
     spoken (samples/ID/CONDITION.wav)."""
     if spoken.target is not None and spoken.predicted is not None:
-        words = " ".join(w.word for w in utterance.words)
-        mel_picture(spoken.target, spoken.predicted, f"{spoken.id}: {words or utterance.speaker}",
+        mel_picture(spoken.target, spoken.predicted, f"{spoken.id}: {utterance.transcript or utterance.speaker}",
                     plots / f"{spoken.id}.png")
     folder = samples / spoken.id
     folder.mkdir(parents=True, exist_ok=True)

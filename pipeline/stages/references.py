@@ -101,7 +101,7 @@ def run(vocoder: VocoderParams, samples: int, parallel: ParallelParams, mels: Pa
         raise StageError(f"no train utterance of {split} is in {mels}: the mean voice needs some")
     means = speaker_mean_mels(store, train_ids, speaker_of)
     shown = sample_ids(test_ids, speaker_of, samples)
-    text_of = {u.id: " ".join(w.word for w in u.words) for u in utterances}
+    text_of = {u.id: u.transcript for u in utterances}
     with replacing(out) as partial:
         judge, about = open_judge([text_of[i] for i in train_ids], [text_of[i] for i in test_ids], judge_lm,
                                   partial / "judge")
